@@ -1,0 +1,1 @@
+"""Placement by simulated annealing (D-Wave Ocean)."""

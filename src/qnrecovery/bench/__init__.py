@@ -1,0 +1,1 @@
+"""Benchmark harness and suites behind ``qnrecovery bench``."""

@@ -1,0 +1,1 @@
+"""Loaders for the telemetry, incident and topology data sets, and bundled samples."""

@@ -1,0 +1,1 @@
+"""Spiking-network backends (Brian2)."""

@@ -1,0 +1,1 @@
+"""Orchestrator: tiers, planner, failure detection and the recovery engine."""

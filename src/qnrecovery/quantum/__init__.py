@@ -1,0 +1,1 @@
+"""Quantum backends (Qiskit on Aer)."""

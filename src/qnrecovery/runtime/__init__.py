@@ -1,0 +1,1 @@
+"""Real managed components: worker processes, router, client load, faults."""
