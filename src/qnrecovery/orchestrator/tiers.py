@@ -65,4 +65,6 @@ def tier_spec(name: str) -> TierSpec:
         return TIERS[name]
     except KeyError:
         allowed = ", ".join(TIERS)
-        raise ConfigError(f"Unknown tier {name!r}; expected one of {allowed}.") from None
+        raise ConfigError(
+            f"Unknown tier {name!r}; expected one of {allowed}."
+        ) from None
