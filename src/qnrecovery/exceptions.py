@@ -6,7 +6,7 @@ Subclasses also inherit the built-in exception they refine, so existing
 
     QnRecoveryError
     ├── ConfigError            (ValueError)   bad setting, unknown key, bad value
-    ├── DataError              (ValueError)   malformed, missing or non-finite input data
+    ├── DataError              (ValueError)   malformed, missing or non-finite data
     ├── BackendNotFoundError   (KeyError)     unknown backend kind or name
     ├── NotFittedError         (AttributeError) estimator used before ``fit``
     ├── InfeasibleProblemError (ValueError)   a problem with no feasible solution

@@ -18,6 +18,7 @@ Path searchers and placers are both optimizers: a problem in, a solution with
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -134,7 +135,9 @@ class PathProblem:
     def validate(self) -> None:
         """Raise :class:`ConfigError` if the problem is malformed."""
         if self.source not in self.graph:
-            raise ConfigError(f"PathProblem source {self.source!r} is not in the graph.")
+            raise ConfigError(
+                f"PathProblem source {self.source!r} is not in the graph."
+            )
         if not self.targets:
             raise ConfigError("PathProblem needs at least one target; got none.")
         missing = [t for t in self.targets if t not in self.graph]
@@ -151,7 +154,7 @@ class PathProblem:
         if not path or any(node in self.failed_nodes for node in path):
             return math.inf
         total = 0.0
-        for u, v in zip(path, path[1:], strict=False):
+        for u, v in itertools.pairwise(path):
             if link_key(u, v) in self.failed_links or not self.graph.has_edge(u, v):
                 return math.inf
             data = self.graph.get_edge_data(u, v)
@@ -323,7 +326,7 @@ class PlacementProblem:
     def slots(self) -> list[StandbySlot]:
         """Every standby to place, service by service, in recovery order."""
         standbys = self.standbys or {}
-        slots = []
+        slots: list[StandbySlot] = []
         for service in self.services:
             kinds = standbys.get(service.tier, TIERS[service.tier].standbys)
             slots.extend(StandbySlot(service.name, StandbyKind(k)) for k in kinds)

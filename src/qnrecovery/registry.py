@@ -63,7 +63,7 @@ class BackendEntry:
         module_name, _, attribute = self.target.partition(":")
         try:
             module = importlib.import_module(module_name)
-            return getattr(module, attribute)  # type: ignore[no-any-return]
+            return getattr(module, attribute)
         except (ImportError, AttributeError) as err:
             raise BackendNotFoundError(
                 f"Backend {self.kind}={self.name} points at {self.target!r}, which "
@@ -122,7 +122,7 @@ def entries(kind: str | None = None) -> list[BackendEntry]:
         _check_kind(kind)
     merged = {**_discover(), **_runtime}
     chosen = [e for e in merged.values() if kind is None or e.kind == kind]
-    return sorted(chosen, key=lambda e: (KINDS.index(e.kind), e.name))  # type: ignore[arg-type]
+    return sorted(chosen, key=lambda e: (KINDS.index(e.kind), e.name))
 
 
 def available(kind: str | None = None) -> dict[str, list[str]]:
@@ -133,7 +133,9 @@ def available(kind: str | None = None) -> dict[str, list[str]]:
     return names
 
 
-def register(kind: str, name: str, target: str | type, *, replace: bool = False) -> None:
+def register(
+    kind: str, name: str, target: str | type, *, replace: bool = False
+) -> None:
     """Register a backend class under ``kind`` and ``name`` for this process.
 
     Parameters

@@ -156,10 +156,12 @@ class ComponentGroup:
     def wanted(self) -> list[StandbyKind]:
         """Standbys the component should have now: its tier's and the extras."""
         kinds = list(self.tier.standbys) + sorted(self.extra - set(self.tier.standbys))
-        if StandbyKind.HOT in self.extra and StandbyKind.WARM in kinds:
-            # A warm standby promoted to hot by the planner replaces the warm one.
-            if StandbyKind.WARM not in self.tier.standbys:
-                kinds.remove(StandbyKind.WARM)
+        # A warm standby the planner made hot replaces a warm one it added.
+        added_warm = (
+            StandbyKind.WARM in kinds and StandbyKind.WARM not in self.tier.standbys
+        )
+        if StandbyKind.HOT in self.extra and added_warm:
+            kinds.remove(StandbyKind.WARM)
         return kinds
 
 
@@ -390,8 +392,12 @@ class Orchestrator:
         if group.state is not ComponentState.SERVING:
             return
         self.suspicions.append(
-            {"component": group.name, "worker": primary.name, "cause": cause,
-             "time": when}
+            {
+                "component": group.name,
+                "worker": primary.name,
+                "cause": cause,
+                "time": when,
+            }
         )
         logger.info("%s: primary %s suspected (%s)", group.name, primary.name, cause)
         group.state = ComponentState.RECOVERING
@@ -427,7 +433,10 @@ class Orchestrator:
                 record.switch_time = attempt.steps_ms.pop("_switch_time", None)
                 break
             logger.warning(
-                "%s: %s standby failed (%s); escalating", group.name, kind, attempt.error
+                "%s: %s standby failed (%s); escalating",
+                group.name,
+                kind,
+                attempt.error,
             )
 
         if not record.ok:
@@ -456,9 +465,7 @@ class Orchestrator:
     def _strategies(self, group: ComponentGroup) -> list[StandbyKind]:
         """Standby kinds to try, best first; a cold start always comes last."""
         kinds = [
-            k
-            for k in _RUNNING_KINDS
-            if k in group.tier.standbys or k in group.standbys
+            k for k in _RUNNING_KINDS if k in group.tier.standbys or k in group.standbys
         ]
         return [*kinds, StandbyKind.COLD]
 
@@ -495,12 +502,18 @@ class Orchestrator:
             if handle is not None and handle.alive:
                 await self.supervisor.stop(handle, grace=0.1)
             return RecoveryAttempt(
-                kind.value, False, handle.name if handle else None, epoch, steps,
+                kind.value,
+                False,
+                handle.name if handle else None,
+                epoch,
+                steps,
                 str(err),
             )
 
     async def _cold_start(self, group: ComponentGroup, epoch: int) -> WorkerHandle:
-        snapshot = group.snapshot if group.snapshot and group.snapshot.exists() else None
+        snapshot = group.snapshot
+        if snapshot is not None and not snapshot.exists():
+            snapshot = None
         if snapshot is None:
             logger.warning("%s: no snapshot; the cold start begins empty", group.name)
         return await self.supervisor.spawn(
@@ -531,6 +544,20 @@ class Orchestrator:
                 logger.warning("%s: rebuilding standbys failed: %s", group.name, err)
 
         self._rebuilding[group.name] = self._spawn_task(rebuild())
+
+    def protected(self, name: str) -> bool:
+        """Whether a component serves with every standby it should have."""
+        group = self.components[name]
+        if group.state is not ComponentState.SERVING:
+            return False
+        rebuild = self._rebuilding.get(name)
+        if rebuild is not None and not rebuild.done():
+            return False
+        return all(
+            group.live_standby(kind) is not None
+            for kind in group.wanted()
+            if kind in _RUNNING_KINDS
+        )
 
     # -- waiting and stopping ------------------------------------------------
 

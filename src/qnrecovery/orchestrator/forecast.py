@@ -5,7 +5,9 @@ windows of metrics and scores into the probability that the component fails
 within the planner's horizon. A predictor is never trained on the rows it is
 judged on: with several servers it is trained on the others (leave one server
 out); with a single server, on the other time blocks of the same series
-(blocked cross-fitting, the blocks cut between anomaly segments).
+(blocked cross-fitting, the blocks cut between anomaly segments). Rows deep
+inside a long anomaly segment are left out of training (see
+:func:`training_mask`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from qnrecovery.exceptions import DataError
 
-__all__ = ["Forecast", "fault_rows", "forecast", "horizon_labels"]
+__all__ = ["Forecast", "fault_rows", "forecast", "horizon_labels", "training_mask"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,21 @@ def horizon_labels(n_rows: int, faults: Sequence[int], horizon: int) -> np.ndarr
     return labels
 
 
+def training_mask(
+    n_rows: int, segments: Sequence[tuple[int, int]], horizon: int
+) -> np.ndarray:
+    """Rows whose label is well defined for training.
+
+    Rows inside an anomaly segment but more than ``horizon`` rows before its
+    end are anomalous, yet labelled "no fault within the horizon" only
+    because the segment is long; they are left out of training.
+    """
+    mask = np.ones(n_rows, dtype=bool)
+    for start, end in segments:
+        mask[start : max(start, end + 1 - horizon)] = False
+    return mask
+
+
 def forecast(
     servers: Sequence[Any],
     targets: Sequence[int],
@@ -114,6 +131,7 @@ def forecast(
         )
 
     features, labels, scores, timings = [], [], [], []
+    usable: list[np.ndarray] = []
     for server in servers:
         started = time.perf_counter()
         detector = make_detector().fit(server.train)
@@ -124,6 +142,7 @@ def forecast(
         scores.append(server_scores)
         features.append(make_failure_features(server.test, server_scores, window))
         labels.append(horizon_labels(len(server.test), faults, horizon))
+        usable.append(training_mask(len(server.test), server.segments, horizon))
         timings.append(
             {"detector_fit_s": fitted - started, "detector_score_s": scored - fitted}
         )
@@ -135,11 +154,11 @@ def forecast(
         started = time.perf_counter()
         if len(servers) > 1:
             probabilities, trained_on, how = _leave_one_out(
-                index, servers, features, labels, make_predictor
+                index, servers, features, labels, usable, make_predictor
             )
         else:
             probabilities, trained_on, how = _blocked(
-                server, features[index], labels[index], make_predictor
+                server, features[index], labels[index], usable[index], make_predictor
             )
         results[index] = Forecast(
             server=server.name,
@@ -165,11 +184,12 @@ def _leave_one_out(
     servers: Sequence[Any],
     features: list[np.ndarray],
     labels: list[np.ndarray],
+    usable: list[np.ndarray],
     make_predictor: Callable[[], Any],
 ) -> tuple[np.ndarray, list[str], str]:
     others = [i for i in range(len(servers)) if i != index]
-    X = np.concatenate([features[i] for i in others])
-    y = np.concatenate([labels[i] for i in others])
+    X = np.concatenate([features[i][usable[i]] for i in others])
+    y = np.concatenate([labels[i][usable[i]] for i in others])
     if len(np.unique(y)) < 2:
         raise DataError(
             "The servers used to train the predictor have no labelled anomaly; "
@@ -185,6 +205,7 @@ def _blocked(
     server: Any,
     X: np.ndarray,
     y: np.ndarray,
+    usable: np.ndarray,
     make_predictor: Callable[[], Any],
     n_blocks: int = 4,
 ) -> tuple[np.ndarray, list[str], str]:
@@ -193,7 +214,7 @@ def _blocked(
     probabilities = np.zeros(n_rows)
     used = []
     for k, (start, stop) in enumerate(itertools.pairwise(cuts)):
-        train = np.ones(n_rows, dtype=bool)
+        train = usable.copy()
         train[start:stop] = False
         if len(np.unique(y[train])) < 2:
             logger.warning(

@@ -1,0 +1,3 @@
+from qnrecovery.cli import main
+
+main()

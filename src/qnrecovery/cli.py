@@ -1,0 +1,249 @@
+"""The ``qnrecovery`` command line.
+
+Start-up stays light: commands import the drill, the data and the backends
+only when they run, so ``qnrecovery --help`` loads no Qiskit, Brian2 or Ocean.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qnrecovery._version import __version__
+from qnrecovery.exceptions import QnRecoveryError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="qnrecovery",
+    help="Predictive failure recovery with quantum, annealing, spiking and "
+    "classical backends.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"qnrecovery {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output.")
+    ] = 0,
+) -> None:
+    """Predictive failure recovery toolkit."""
+    level = (
+        logging.WARNING
+        if verbose == 0
+        else (logging.INFO if verbose == 1 else logging.DEBUG)
+    )
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def run(
+    config_file: Annotated[
+        Path | None, typer.Option("--config", help="YAML or JSON settings file.")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="ASD/SMD .npz file or folder, or NAB CSV or NAB root "
+            "folder. Default: the bundled ASD sample."
+        ),
+    ] = None,
+    components: Annotated[
+        int | None, typer.Option(help="Number of components (default 4).")
+    ] = None,
+    backend: Annotated[
+        list[str] | None,
+        typer.Option("--backend", help="KIND=NAME, repeatable (e.g. placer=greedy)."),
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="quantum (default) or classical.")
+    ] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            help="Replay acceleration over real time; default fits "
+            "the replay into --duration."
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Replay wall time in seconds (default 60).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the report as JSON here.")
+    ] = None,
+    plot: Annotated[Path, typer.Option(help="Timeline plot (PNG) to write.")] = Path(
+        "qnrecovery-timeline.png"
+    ),
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+) -> None:
+    """Run a failover drill on real telemetry with real worker processes."""
+    from qnrecovery.config import load_config, parse_backend_options
+
+    try:
+        config = load_config(
+            config_file,
+            data=data,
+            components=components,
+            backends=parse_backend_options(backend or []) or None,
+            profile=profile,
+            speed=speed,
+            duration_s=duration,
+            seed=seed,
+        )
+        if config.data is not None and not config.data.exists():
+            raise _data_missing(config.data)
+        report = _run_with_progress(config, quiet)
+    except QnRecoveryError as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        raise typer.Exit(2) from None
+
+    from qnrecovery.plot import plot_timeline
+
+    plot_path = plot_timeline(report, plot)
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    _print_summary(report)
+    out.print(f"timeline plot: {plot_path}")
+    if json_path is not None:
+        out.print(f"report: {json_path}")
+
+
+def _data_missing(path: Path) -> QnRecoveryError:
+    from qnrecovery.exceptions import DataError
+
+    return DataError(f"--data {path} does not exist.")
+
+
+def _run_with_progress(config: Any, quiet: bool) -> dict[str, Any]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from qnrecovery.drill import run_drill
+
+    if quiet:
+        return run_drill(config)
+    columns = (
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.completed:>5.0f}/{task.total:<5.0f}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: float, total: float) -> None:
+            key = stage.split(":")[0]
+            if key not in tasks:
+                tasks[key] = progress.add_task(stage, total=total or 1)
+            progress.update(
+                tasks[key], description=stage, completed=done or 0, total=total or 1
+            )
+
+        report = run_drill(config, progress=update)
+        for task in tasks.values():
+            progress.update(task, completed=progress.tasks[task].total)
+    return report
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    backends = ", ".join(
+        f"{kind}={b['name']}" + (f" (for {b['asked']})" if b["fallback"] else "")
+        for kind, b in report["backends"].items()
+    )
+    out.print(f"backends: {backends}")
+    table = Table(
+        title="Recovery by tier (fault injected -> first answer of the new primary)"
+    )
+    for column in (
+        "tier",
+        "faults",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "objective ms",
+        "met",
+        "acked writes",
+        "lost",
+    ):
+        table.add_column(column, justify="left" if column == "tier" else "right")
+    for tier, row in report["summary"]["tiers"].items():
+        loss = report["data_loss"][tier]
+        table.add_row(
+            tier,
+            str(row["count"]),
+            _fmt(row["p50_ms"]),
+            _fmt(row["p99_ms"]),
+            _fmt(row["max_ms"]),
+            _fmt(row["objective_ms"], 0),
+            "yes" if row["met"] else "[red]no[/red]",
+            str(loss["acked_writes"]),
+            str(loss["acked_writes_lost"]),
+        )
+    out.print(table)
+
+    prediction = report["prediction"]
+    strategies: dict[str, int] = {}
+    for recovery in report["recoveries"]:
+        key = recovery["strategy"] or "failed"
+        strategies[key] = strategies.get(key, 0) + 1
+    out.print(
+        f"faults: {prediction['faults']} injected, "
+        f"{report['summary']['recovered']} recovered "
+        f"({', '.join(f'{k}: {v}' for k, v in sorted(strategies.items()))}); "
+        f"predicted ahead: {prediction['predicted']}; preparations: "
+        f"{prediction['preparations']} ({prediction['preparations_unneeded']} "
+        "never needed)"
+    )
+    out.print(f"predictor training: {report['components'][0]['training']}")
+    out.print(f"drill took {report['duration_s']:.0f} s")
+
+
+@app.command()
+def backends() -> None:
+    """List the registered backends by kind."""
+    from qnrecovery.registry import entries
+
+    table = Table(title="Registered backends")
+    for column in ("kind", "name", "class", "from"):
+        table.add_column(column)
+    for entry in entries():
+        target = (
+            entry.target if isinstance(entry.target, str) else entry.target.__name__
+        )
+        table.add_row(entry.kind, entry.name, target, entry.origin)
+    out.print(table)
+
+
+def main() -> None:
+    """Entry point of the ``qnrecovery`` script."""
+    app()

@@ -1,0 +1,803 @@
+"""The main job: a failover drill on real telemetry with real processes.
+
+A drill starts a handful of components of the reference workload (one
+primary worker process each, with the standbys its tier asks for, placed on
+logical hosts by the configured placer), replays one real server's metrics
+per component, lets the configured detector, predictor and planner prepare,
+and SIGKILLs a component's primary at the end of every labelled anomaly
+segment of its telemetry. A client load writes and reads through the router
+all along; afterwards every acknowledged write is checked.
+
+Examples
+--------
+>>> from qnrecovery.config import DrillConfig
+>>> from qnrecovery.drill import run_drill
+>>> report = run_drill(DrillConfig(components=2, duration_s=10))  # doctest: +SKIP
+>>> report["summary"]["tiers"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qnrecovery._version import __version__
+from qnrecovery.config import PROFILES, DrillConfig
+from qnrecovery.exceptions import BackendNotFoundError, ConfigError, DataError
+from qnrecovery.interfaces import (
+    HostSpec,
+    PathProblem,
+    PlacementProblem,
+    ServiceSpec,
+)
+from qnrecovery.orchestrator.engine import Orchestrator, RecoveryRecord
+from qnrecovery.orchestrator.forecast import Forecast, forecast
+from qnrecovery.orchestrator.planner import Planner, PredictionReview
+from qnrecovery.orchestrator.tiers import TIERS, StandbyKind
+from qnrecovery.registry import entries, get_backend_class
+
+__all__ = ["DrillPlan", "ProgressFn", "plan_drill", "run_drill"]
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+#: ``progress(stage, done, total)``; ``total`` is 0 for a stage without steps.
+ProgressFn = Callable[[str, float, float], None]
+
+_DOMAINS = ("zone-a", "zone-b", "zone-c", "zone-d")
+
+
+@dataclass
+class ChosenBackend:
+    """A backend the drill uses, and why."""
+
+    kind: str
+    name: str
+    asked: str
+    cls: type
+    options: dict[str, Any]
+
+    def build(self, seed: int) -> Any:
+        """A fresh instance; ``random_state`` is seeded when accepted."""
+        options = dict(self.options)
+        try:
+            instance = self.cls(**options)
+        except TypeError as err:
+            raise ConfigError(
+                f"Backend {self.kind}={self.name} does not accept options "
+                f"{sorted(options)}: {err}"
+            ) from err
+        seedable = hasattr(instance, "get_params") and (
+            "random_state" in instance.get_params()
+        )
+        if seedable and "random_state" not in options:
+            instance.set_params(random_state=seed)
+        return instance
+
+    def describe(self) -> dict[str, Any]:
+        """Name, class and version, for the report."""
+        module = self.cls.__module__
+        return {
+            "name": self.name,
+            "asked": self.asked,
+            "fallback": self.name != self.asked,
+            "class": f"{module}.{self.cls.__qualname__}",
+            "version": _library_version(module),
+            "options": self.options,
+        }
+
+
+@dataclass
+class DrillPlan:
+    """Everything decided before the processes start."""
+
+    config: DrillConfig
+    servers: list[Any]
+    components: list[dict[str, Any]]
+    backends: dict[str, ChosenBackend]
+    forecasts: dict[int, Forecast]
+    reviews: dict[str, PredictionReview]
+    placement: dict[str, Any]
+    routes: dict[str, dict[str, Any]]
+    row_period_s: float
+    n_rows: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def choose_backend(config: DrillConfig, kind: str) -> ChosenBackend:
+    """Resolve the backend for ``kind``: explicit, else the profile's.
+
+    A profile's backend that is not installed falls back to the classical
+    profile's; a backend named explicitly must exist.
+    """
+    asked = config.backend_name(kind)
+    options = dict(config.backend_options.get(kind, {}))
+    try:
+        return ChosenBackend(
+            kind, asked, asked, get_backend_class(kind, asked), options
+        )
+    except BackendNotFoundError:
+        if kind in config.backends:
+            raise
+    fallback = PROFILES["classical"][kind]
+    logger.info("%s backend %r is not installed; using %r", kind, asked, fallback)
+    return ChosenBackend(
+        kind, fallback, asked, get_backend_class(kind, fallback), options
+    )
+
+
+def _library_version(module: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    top = module.split(".")[0]
+    names = {"qnrecovery": "qnrecovery", "sklearn": "scikit-learn"}
+    try:
+        return version(names.get(top, top))
+    except PackageNotFoundError:
+        return __version__ if top == "qnrecovery" else "unknown"
+
+
+# ----------------------------------------------------------------- planning
+
+
+def load_servers(config: DrillConfig) -> list[Any]:
+    """The telemetry the drill replays: the user's path or the bundled ASD."""
+    from qnrecovery.data import load_telemetry, sample_servers
+
+    servers = sample_servers() if config.data is None else load_telemetry(config.data)
+    if not servers:
+        raise DataError(f"No telemetry found in {config.data}.")
+    for server in servers:
+        if len(server.test) == 0:
+            raise DataError(f"Server {server.name} has an empty test series.")
+    return servers
+
+
+def plan_drill(config: DrillConfig, progress: ProgressFn | None = None) -> DrillPlan:
+    """Load data, choose backends, forecast, place standbys and route.
+
+    Raises
+    ------
+    ConfigError, DataError, BackendNotFoundError
+        On bad settings or data, before any process is started.
+    """
+    say = progress or (lambda stage, done, total: None)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    backends = {kind: choose_backend(config, kind) for kind in PROFILES["classical"]}
+    servers = load_servers(config)
+    timings["load_s"] = time.perf_counter() - started
+
+    components = []
+    for index in range(config.components):
+        server_index = index % len(servers)
+        components.append(
+            {
+                "name": f"svc-{index + 1}",
+                "tier": config.tier_of(index),
+                "server_index": server_index,
+                "server": servers[server_index].name,
+            }
+        )
+
+    planner = Planner(
+        config.planner.prepare, config.planner.immediate, config.planner.horizon_rows
+    )
+    targets = sorted({c["server_index"] for c in components})
+    step = {"done": 0}
+
+    def forecast_progress(message: str) -> None:
+        step["done"] += 1
+        say(f"forecast: {message}", step["done"], len(servers) + len(targets))
+
+    started = time.perf_counter()
+    forecasts = forecast(
+        servers,
+        targets,
+        lambda: backends["detector"].build(config.seed),
+        lambda: backends["predictor"].build(config.seed),
+        horizon=config.planner.horizon_rows,
+        window=config.feature_window,
+        progress=forecast_progress,
+    )
+    timings["forecast_s"] = time.perf_counter() - started
+    reviews = {
+        c["name"]: planner.review(
+            forecasts[c["server_index"]].probabilities,
+            _capped(forecasts[c["server_index"]].fault_rows, config),
+        )
+        for c in components
+    }
+
+    started = time.perf_counter()
+    say("placement", 0, 0)
+    placement, host_nodes, graph = _place(config, components, backends["placer"])
+    timings["placement_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    routes = _routes(components, placement, host_nodes, graph, backends["path"], config)
+    timings["routes_s"] = time.perf_counter() - started
+
+    n_rows = max(len(servers[c["server_index"]].test) for c in components)
+    interval = servers[0].interval_s
+    if config.speed is not None:
+        period = interval / config.speed
+    else:
+        period = config.duration_s / n_rows
+    return DrillPlan(
+        config,
+        servers,
+        components,
+        backends,
+        forecasts,
+        reviews,
+        placement,
+        routes,
+        period,
+        n_rows,
+        timings,
+    )
+
+
+def _capped(faults: list[int], config: DrillConfig) -> list[int]:
+    cap = config.max_faults_per_component
+    return faults if cap is None else faults[:cap]
+
+
+def _place(
+    config: DrillConfig,
+    components: list[dict[str, Any]],
+    placer: ChosenBackend,
+) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    from qnrecovery.data import sample_topology
+
+    graph = sample_topology()
+    import networkx as nx
+
+    entry = max(sorted(graph.nodes, key=str), key=graph.degree)
+    others = [n for n in sorted(graph.nodes, key=str) if n != entry]
+    n_hosts = max(8, len(_DOMAINS) * math.ceil(len(components) / len(_DOMAINS)))
+    hosts = []
+    host_nodes: dict[str, Any] = {"entry": entry}
+    for k in range(n_hosts):
+        domain = _DOMAINS[k % len(_DOMAINS)]
+        name = f"host-{k + 1}"
+        hosts.append(HostSpec(name, capacity=4.0, domain=domain))
+        host_nodes[name] = others[k % len(others)]
+
+    simple = nx.Graph()
+    for u, v, data in graph.edges(data=True):
+        latency = float(data["latency_ms"])
+        if not simple.has_edge(u, v) or simple[u][v]["latency_ms"] > latency:
+            simple.add_edge(u, v, latency_ms=latency)
+    distance = dict(nx.all_pairs_dijkstra_path_length(simple, weight="latency_ms"))
+    latency_ms = {
+        (a.name, b.name): float(
+            distance[host_nodes[a.name]].get(host_nodes[b.name], 100.0)
+        )
+        for a in hosts
+        for b in hosts
+        if a.name != b.name
+    }
+
+    services = tuple(
+        ServiceSpec(c["name"], c["tier"], 1.0, hosts[i % n_hosts].name)
+        for i, c in enumerate(components)
+    )
+    problem = PlacementProblem(services, tuple(hosts), latency_ms)
+    solver = placer.build(config.seed)
+    solution = solver.place(problem)
+    if not solution.feasible:
+        raise ConfigError(
+            f"Placer {placer.name} found no feasible standby placement: "
+            f"{solution.violations or solution.info}"
+        )
+    for c, service in zip(components, services, strict=True):
+        c["hosts"] = {"primary": service.primary_host} | {
+            kind.value: solution.assignment[f"{c['name']}/{kind.value}"]
+            for kind in TIERS[c["tier"]].standbys
+        }
+    report = {
+        "placer": placer.name,
+        "feasible": solution.feasible,
+        "objective": solution.objective,
+        "assignment": solution.assignment,
+        "hosts": {
+            h.name: {"domain": h.domain, "node": host_nodes[h.name]} for h in hosts
+        },
+        "info": _jsonable(solution.info),
+    }
+    return report, host_nodes, graph
+
+
+def _routes(
+    components: list[dict[str, Any]],
+    placement: dict[str, Any],
+    host_nodes: dict[str, Any],
+    graph: Any,
+    searcher_backend: ChosenBackend,
+    config: DrillConfig,
+) -> dict[str, dict[str, Any]]:
+    """Routes from the clients' entry to each standby, computed ahead of time.
+
+    Each route assumes the scenario "the primary's host fails": the primary's
+    node is removed from the network before the search.
+    """
+    searcher = searcher_backend.build(config.seed)
+    routes: dict[str, dict[str, Any]] = {}
+    for c in components:
+        primary_node = host_nodes[c["hosts"]["primary"]]
+        for kind, host in c["hosts"].items():
+            if kind == "primary":
+                continue
+            target = host_nodes[host]
+            failed = frozenset({primary_node}) - {target, host_nodes["entry"]}
+            problem = PathProblem(
+                graph,
+                host_nodes["entry"],
+                (target,),
+                failed_nodes=failed,
+                latency_budget_ms=50.0,
+            )
+            solution = searcher.search(problem)
+            routes[f"{c['name']}/{kind}"] = {
+                "feasible": solution.feasible,
+                "path": list(solution.path),
+                "latency_ms": solution.objective if solution.feasible else None,
+                "searcher": searcher_backend.name,
+            }
+    return routes
+
+
+# ------------------------------------------------------------------ running
+
+
+def run_drill(
+    config: DrillConfig | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    workdir: Path | None = None,
+) -> dict[str, Any]:
+    """Run a drill and return its report (the JSON report's content).
+
+    Parameters
+    ----------
+    config : DrillConfig, optional
+        Settings; defaults for everything when omitted.
+    progress : callable, optional
+        ``progress(stage, done, total)``, called as the drill advances.
+    workdir : Path, optional
+        Folder for snapshot files; a temporary folder by default.
+
+    Returns
+    -------
+    dict
+        The report; see ``docs/report.md`` for its fields.
+    """
+    config = config or DrillConfig()
+    started = time.perf_counter()
+    plan = plan_drill(config, progress)
+    with tempfile.TemporaryDirectory(prefix="qnrecovery-") as tmp:
+        folder = Path(workdir) if workdir is not None else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        live = asyncio.run(_live(plan, folder, progress))
+    report = build_report(plan, live)
+    report["duration_s"] = time.perf_counter() - started
+    return report
+
+
+@dataclass
+class _Injected:
+    component: str
+    row: int
+    time: float
+    deferred_rows: int = 0
+    kind: str = "kill"
+
+
+@dataclass
+class _LiveResult:
+    records: list[RecoveryRecord]
+    injected: list[_Injected]
+    skipped: list[dict[str, Any]]
+    preparations: list[dict[str, Any]]
+    loss: dict[str, dict[str, Any]]
+    router: dict[str, dict[str, Any]]
+    suspicions: list[dict[str, Any]]
+    started: float
+    replay_s: float
+
+
+async def _live(
+    plan: DrillPlan, folder: Path, progress: ProgressFn | None
+) -> _LiveResult:
+    from qnrecovery.runtime.load import ClientLoad
+    from qnrecovery.runtime.router import Router
+    from qnrecovery.runtime.supervisor import Supervisor
+
+    say = progress or (lambda stage, done, total: None)
+    config = plan.config
+    async with Supervisor() as supervisor, Router() as router:
+        orchestrator = Orchestrator(
+            supervisor,
+            router,
+            folder,
+            heartbeat_s=config.heartbeat_ms / 1e3,
+            heartbeat_misses=config.heartbeat_misses,
+            routes=lambda name, kind: plan.routes.get(f"{name}/{kind}", {}).get("path"),
+        )
+        try:
+            for i, c in enumerate(plan.components):
+                say("starting components", i, len(plan.components))
+                await orchestrator.add_component(
+                    c["name"], TIERS[c["tier"]], c["hosts"]
+                )
+            load = ClientLoad(
+                router.port,
+                [c["name"] for c in plan.components],
+                rate=config.write_rate,
+            )
+            await load.start()
+            replay = await _replay(plan, orchestrator, supervisor, load, say)
+            await orchestrator.settle(timeout=15.0)
+            await asyncio.sleep(0.2)
+            say("verifying writes", 0, 0)
+            loss = await load.verify(orchestrator.dump)
+            return _LiveResult(
+                records=list(orchestrator.records),
+                injected=replay["injected"],
+                skipped=replay["skipped"],
+                preparations=replay["preparations"],
+                loss=loss,
+                router={
+                    name: {
+                        "requests": s.requests,
+                        "answered": s.answered,
+                        "failed": s.failed,
+                        "retried": s.retried,
+                    }
+                    for name, s in router.stats.items()
+                },
+                suspicions=list(orchestrator.suspicions),
+                started=replay["started"],
+                replay_s=replay["replay_s"],
+            )
+        finally:
+            await orchestrator.close()
+
+
+async def _replay(
+    plan: DrillPlan,
+    orchestrator: Orchestrator,
+    supervisor: Any,
+    load: Any,
+    say: ProgressFn,
+) -> dict[str, Any]:
+    """Play the telemetry rows in (accelerated) real time and inject faults."""
+    config = plan.config
+    planner = Planner(
+        config.planner.prepare, config.planner.immediate, config.planner.horizon_rows
+    )
+    faults = {
+        c["name"]: set(_capped(plan.forecasts[c["server_index"]].fault_rows, config))
+        for c in plan.components
+    }
+    deferred: dict[str, list[int]] = {c["name"]: [] for c in plan.components}
+    injected: list[_Injected] = []
+    skipped: list[dict[str, Any]] = []
+    preparations: list[dict[str, Any]] = []
+    preparing: dict[str, asyncio.Task[Any]] = {}
+    snapshot_every = max(1, round(1.0 / plan.row_period_s))
+
+    started = time.monotonic()
+    for row in range(plan.n_rows):
+        delay = started + row * plan.row_period_s - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if row % 50 == 0:
+            say("replaying telemetry", row, plan.n_rows)
+
+        for c in plan.components:
+            name = c["name"]
+            group = orchestrator.components[name]
+            series = plan.forecasts[c["server_index"]]
+            if row in faults[name]:
+                deferred[name].append(row)
+            if deferred[name] and orchestrator.protected(name):
+                fault_row = deferred[name].pop(0)
+                fault = await _kill(
+                    orchestrator, supervisor, load, name, fault_row, row
+                )
+                injected.append(fault)
+            if row >= len(series.probabilities):
+                continue
+            level = planner.level(float(series.probabilities[row]))
+            task = preparing.get(name)
+            if level != group.prepared and (task is None or task.done()):
+                preparing[name] = asyncio.create_task(
+                    _prepare(orchestrator, name, level, row, preparations)
+                )
+            elif row % snapshot_every == 0 and (task is None or task.done()):
+                preparing[name] = asyncio.create_task(orchestrator.snapshot(name))
+
+    replay_s = time.monotonic() - started
+    say("replaying telemetry", plan.n_rows, plan.n_rows)
+    # Faults deferred past the last row still happen once standbys are back.
+    drain_until = time.monotonic() + 5.0
+    while any(deferred.values()) and time.monotonic() < drain_until:
+        for name, rows in deferred.items():
+            if rows and orchestrator.protected(name):
+                fault_row = rows.pop(0)
+                fault = await _kill(
+                    orchestrator, supervisor, load, name, fault_row, plan.n_rows
+                )
+                injected.append(fault)
+        await asyncio.sleep(0.01)
+    for name, rows in deferred.items():
+        skipped.extend(
+            {"component": name, "row": r, "reason": "still recovering"} for r in rows
+        )
+    pending = [t for t in preparing.values() if not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=10.0)
+    return {
+        "injected": injected,
+        "skipped": skipped,
+        "preparations": preparations,
+        "started": started,
+        "replay_s": replay_s,
+    }
+
+
+async def _kill(
+    orchestrator: Orchestrator,
+    supervisor: Any,
+    load: Any,
+    name: str,
+    fault_row: int,
+    row: int,
+) -> _Injected:
+    """SIGKILL a component's primary while a client write is in flight."""
+    await load.wait_write_in_flight(name, timeout=0.05)
+    primary = orchestrator.components[name].primary
+    assert primary is not None
+    when = supervisor.kill(primary)
+    orchestrator.note_fault(name, "kill", when)
+    logger.info("%s: SIGKILL of %s for row %d", name, primary.name, fault_row)
+    return _Injected(name, fault_row, when, row - fault_row)
+
+
+async def _prepare(
+    orchestrator: Orchestrator,
+    name: str,
+    level: Any,
+    row: int,
+    log: list[dict[str, Any]],
+) -> None:
+    action = await orchestrator.prepare(name, level)
+    if action is not None:
+        log.append(
+            {
+                "component": name,
+                "row": row,
+                "level": level.name.lower(),
+                "action": action,
+            }
+        )
+
+
+# ------------------------------------------------------------------- report
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+def build_report(plan: DrillPlan, live: _LiveResult) -> dict[str, Any]:
+    """The drill's report as plain data (what ``--json`` writes)."""
+    config = plan.config
+    by_name = {c["name"]: c for c in plan.components}
+    outcome_by_fault = {
+        (name, f.fault_row): f
+        for name, review in plan.reviews.items()
+        for f in review.faults
+    }
+
+    recoveries = []
+    for fault in live.injected:
+        record = next(
+            (
+                r
+                for r in live.records
+                if r.component == fault.component and r.fault_time == fault.time
+            ),
+            None,
+        )
+        c = by_name[fault.component]
+        interval = plan.servers[c["server_index"]].interval_s
+        outcome = outcome_by_fault.get((fault.component, fault.row))
+        predicted = bool(outcome and outcome.predicted)
+        lead_rows = outcome.lead_rows if outcome else 0
+        recoveries.append(
+            {
+                "component": fault.component,
+                "tier": c["tier"],
+                "server": c["server"],
+                "fault": fault.kind,
+                "fault_row": fault.row,
+                "fault_at_s": fault.time - live.started,
+                "deferred_rows": fault.deferred_rows,
+                "strategy": record.strategy if record else None,
+                "recovered": bool(
+                    record and record.ok and record.recovery_ms is not None
+                ),
+                "recovery_ms": record.recovery_ms if record else None,
+                "detect_ms": record.detect_ms if record else None,
+                "detected_by": record.detected_by if record else None,
+                "escalations": record.escalations if record else 0,
+                "attempts": [vars(a) for a in record.attempts] if record else [],
+                "prepared": record.prepared if record else None,
+                "predicted": predicted,
+                "lead_time_s": lead_rows * interval if predicted else 0.0,
+                "lead_time_replay_s": lead_rows * plan.row_period_s
+                if predicted
+                else 0.0,
+                "new_primary": record.new_primary if record else None,
+                "epoch": record.epoch if record else None,
+                "route": record.route if record else None,
+            }
+        )
+
+    tiers: dict[str, Any] = {}
+    loss: dict[str, Any] = {}
+    for tier_name, spec in TIERS.items():
+        members = [c["name"] for c in plan.components if c["tier"] == tier_name]
+        if not members:
+            continue
+        times = [
+            r["recovery_ms"]
+            for r in recoveries
+            if r["tier"] == tier_name and r["recovery_ms"] is not None
+        ]
+        count = sum(1 for r in recoveries if r["tier"] == tier_name)
+        tiers[tier_name] = {
+            "count": count,
+            "recovered": len(times),
+            "p50_ms": _percentile(times, 50),
+            "p99_ms": _percentile(times, 99),
+            "max_ms": max(times) if times else None,
+            "objective_ms": spec.objective_ms,
+            "met": bool(times)
+            and len(times) == count
+            and max(times) <= spec.objective_ms,
+            "standbys": [k.value for k in spec.standbys],
+        }
+        loss[tier_name] = {
+            "acked_writes": sum(live.loss[m]["acked_writes"] for m in members),
+            "acked_writes_lost": sum(
+                live.loss[m]["acked_writes_lost"] for m in members
+            ),
+            "hot_standby": StandbyKind.HOT in spec.standbys,
+            "components": {m: _jsonable(live.loss[m]) for m in members},
+        }
+
+    faults_total = len(recoveries)
+    predicted_total = sum(1 for r in recoveries if r["predicted"])
+    preparations = [p for review in plan.reviews.values() for p in review.preparations]
+    needed = sum(1 for p in preparations if p.needed)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "qnrecovery_version": __version__,
+        "config": _jsonable(config.model_dump(mode="json")),
+        "data": {
+            "source": str(config.data) if config.data else "bundled ASD sample",
+            "servers": [s.name for s in plan.servers],
+            "interval_s": plan.servers[0].interval_s,
+            "rows": plan.n_rows,
+            "row_period_s": plan.row_period_s,
+        },
+        "backends": {kind: b.describe() for kind, b in plan.backends.items()},
+        "available_backends": {
+            k: [e.name for e in entries(k)] for k in PROFILES["classical"]
+        },
+        "components": [
+            {
+                "name": c["name"],
+                "tier": c["tier"],
+                "server": c["server"],
+                "hosts": c["hosts"],
+                "faults_planned": len(
+                    _capped(plan.forecasts[c["server_index"]].fault_rows, config)
+                ),
+                "training": plan.forecasts[c["server_index"]].training,
+            }
+            for c in plan.components
+        ],
+        "placements": plan.placement,
+        "routes": plan.routes,
+        "recoveries": recoveries,
+        "skipped_faults": live.skipped,
+        "summary": {
+            "tiers": tiers,
+            "faults": faults_total,
+            "recovered": sum(1 for r in recoveries if r["recovered"]),
+        },
+        "data_loss": loss,
+        "prediction": {
+            "faults": faults_total,
+            "predicted": predicted_total,
+            "recall": predicted_total / faults_total if faults_total else None,
+            "preparations": len(preparations),
+            "preparations_needed": needed,
+            "preparations_unneeded": len(preparations) - needed,
+            "precision": needed / len(preparations) if preparations else None,
+            "horizon_rows": config.planner.horizon_rows,
+            "thresholds": {
+                "prepare": config.planner.prepare,
+                "immediate": config.planner.immediate,
+            },
+        },
+        "preparations": live.preparations,
+        "suspicions": [
+            {**s, "time": s["time"] - live.started} for s in live.suspicions
+        ],
+        "availability": _availability(live, recoveries),
+        "timings": plan.timings | {"replay_s": live.replay_s},
+        "timeline": {
+            c["name"]: {
+                "probability": plan.forecasts[c["server_index"]]
+                .probabilities.round(4)
+                .tolist(),
+                "score": plan.forecasts[c["server_index"]].scores.round(4).tolist(),
+                "segments": plan.servers[c["server_index"]].segments,
+            }
+            for c in plan.components
+        },
+    }
+
+
+def _availability(
+    live: _LiveResult, recoveries: list[dict[str, Any]]
+) -> dict[str, Any]:
+    per_component = {}
+    for name, stats in live.router.items():
+        load = live.loss.get(name, {})
+        per_component[name] = {
+            **stats,
+            "write_rate": load.get("write_rate"),
+            "failed_writes": load.get("failed_writes"),
+            "retried_writes": load.get("retried_writes"),
+        }
+    first_attempt = sum(
+        1 for r in recoveries if r["recovered"] and r["escalations"] == 0
+    )
+    return {
+        "components": per_component,
+        "first_attempt_recoveries": first_attempt,
+        "recoveries": len(recoveries),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types only (numpy scalars and tuples converted)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
