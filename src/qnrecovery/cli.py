@@ -182,20 +182,13 @@ def _print_summary(report: dict[str, Any]) -> None:
     )
     out.print(f"backends: {backends}")
     table = Table(
-        title="Recovery by tier (fault injected -> first answer of the new primary)"
+        title="Recovery time in ms, from SIGKILL to the new primary's first answer"
     )
-    for column in (
-        "tier",
-        "faults",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
-        "objective ms",
-        "met",
-        "acked writes",
-        "lost",
-    ):
-        table.add_column(column, justify="left" if column == "tier" else "right")
+    headers = ("tier", "faults", "p50", "p99", "max", "RTO", "met", "acked", "lost")
+    for column in headers:
+        table.add_column(
+            column, justify="left" if column == "tier" else "right", no_wrap=True
+        )
     for tier, row in report["summary"]["tiers"].items():
         loss = report["data_loss"][tier]
         table.add_row(

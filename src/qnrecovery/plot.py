@@ -40,7 +40,7 @@ def plot_timeline(report: dict[str, Any], path: Path | str) -> Path:
     thresholds = report["prediction"]["thresholds"]
     names = list(timeline)
     figure, axes = plt.subplots(
-        len(names), 1, figsize=(11, 1.9 * len(names) + 0.8), sharex=True, squeeze=False
+        len(names), 1, figsize=(11, 2.3 * len(names) + 1.0), sharex=True, squeeze=False
     )
 
     for ax, name in zip(axes[:, 0], names, strict=True):
@@ -49,7 +49,14 @@ def plot_timeline(report: dict[str, Any], path: Path | str) -> Path:
         seconds = [r * period for r in rows]
         for start, end in lane["segments"]:
             ax.axvspan(start * period, (end + 1) * period, color="0.85", lw=0)
-        ax.plot(seconds, lane["score"], color="0.55", lw=0.7, label="anomaly score")
+        ax.plot(
+            seconds,
+            lane["score"],
+            color="0.6",
+            lw=0.4,
+            alpha=0.6,
+            label="anomaly score",
+        )
         ax.plot(
             seconds,
             lane["probability"],
@@ -59,17 +66,17 @@ def plot_timeline(report: dict[str, Any], path: Path | str) -> Path:
         )
         for value in thresholds.values():
             ax.axhline(value, color="tab:purple", lw=0.6, ls=":")
-        for recovery in report["recoveries"]:
-            if recovery["component"] != name:
-                continue
+        mine = [r for r in report["recoveries"] if r["component"] == name]
+        for n, recovery in enumerate(mine):
             x = recovery["fault_at_s"]
             colour = _STRATEGY_COLOURS.get(recovery["strategy"] or "", "black")
             ax.axvline(x, color=colour, lw=1.2)
             if recovery["recovery_ms"] is not None:
                 marker = "*" if recovery["predicted"] else ""
+                # Labels alternate in height so that close faults stay legible.
                 ax.text(
                     x,
-                    1.02,
+                    1.02 + 0.13 * (n % 3),
                     f"{recovery['recovery_ms']:.0f} ms{marker}",
                     fontsize=7,
                     color=colour,
