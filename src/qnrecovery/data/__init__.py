@@ -132,8 +132,9 @@ def load_telemetry(
     Parameters
     ----------
     path : str or os.PathLike
-        An ASD/SMD ``.npz`` file or a folder of them; or a NAB CSV file or NAB
-        root folder (with ``data/`` and ``labels/``).
+        An ASD/SMD ``.npz`` file or a folder of them; or a NAB CSV file, a
+        NAB category folder of CSV files, or a NAB root folder (with ``data/``
+        and ``labels/``).
     nan_policy : {"raise", "ffill"}, default="raise"
         For ``.npz`` input; see :func:`load_server_metrics`.
     sort : bool, default=True
@@ -159,6 +160,13 @@ def load_telemetry(
     if p.is_dir():
         if any(p.glob("*.npz")):
             return load_servers(p, nan_policy=nan_policy)
+        csv_files = sorted(p.glob("*.csv"))
+        if csv_files:
+            # A NAB category folder: each CSV finds its windows two levels up.
+            series = [
+                s for f in csv_files for s in load_nab(f, sort=sort, dedupe=dedupe)
+            ]
+            return [nab_to_server_metrics(s, train_fraction) for s in series]
         is_nab = (p / "data").is_dir()
     else:
         if p.suffix.lower() == ".npz":
@@ -167,7 +175,8 @@ def load_telemetry(
     if not is_nab:
         raise DataError(
             f"{str(p)!r} is neither an .npz file, a folder of .npz files, a NAB "
-            "CSV file nor a NAB root folder (with data/ and labels/)."
+            "CSV file or folder of them, nor a NAB root folder (with data/ and "
+            "labels/)."
         )
     series = load_nab(p, sort=sort, dedupe=dedupe)
     return [nab_to_server_metrics(s, train_fraction) for s in series]

@@ -279,7 +279,9 @@ class Orchestrator:
                 primary, {"op": "snapshot", "path": str(path)}, timeout=2.0
             )
         except RuntimeFailure as err:
-            logger.warning("%s: snapshot failed: %s", name, err)
+            # A primary that died meanwhile is the failure detector's business.
+            log = logger.warning if primary.alive else logger.info
+            log("%s: snapshot failed: %s", name, err)
             return None
         group.snapshot = path
         group.snapshot_seq = int(reply.get("seq", 0))
@@ -538,12 +540,33 @@ class Orchestrator:
     def _schedule_rebuild(self, group: ComponentGroup) -> None:
         async def rebuild() -> None:
             try:
+                await self._reattach_standbys(group)
                 await self._ensure_standbys(group)
                 await self.snapshot(group.name)
             except RuntimeFailure as err:
                 logger.warning("%s: rebuilding standbys failed: %s", group.name, err)
 
         self._rebuilding[group.name] = self._spawn_task(rebuild())
+
+    async def _reattach_standbys(self, group: ComponentGroup) -> None:
+        """Attach the standbys that outlived a failover to the new primary.
+
+        They were fed by the failed primary; left as they are, they would stay
+        behind the new one. A standby that cannot be attached is stopped and
+        dropped, so that :meth:`_ensure_standbys` starts a fresh one.
+        """
+        primary = group.primary
+        for kind, standby in list(group.standbys.items()):
+            if primary is None or not primary.alive or group.primary is not primary:
+                return
+            try:
+                await self.supervisor.attach(primary, standby, kind.value)
+            except RuntimeFailure as err:
+                logger.warning("%s: re-attaching %s failed: %s", group.name, kind, err)
+                if group.standbys.get(kind) is standby:
+                    del group.standbys[kind]
+                if standby.alive:
+                    await self.supervisor.stop(standby, grace=0.2)
 
     def protected(self, name: str) -> bool:
         """Whether a component serves with every standby it should have."""
@@ -562,15 +585,24 @@ class Orchestrator:
     # -- waiting and stopping ------------------------------------------------
 
     async def settle(self, name: str | None = None, timeout: float = 10.0) -> None:
-        """Wait until recoveries and rebuilds (of one component) are done."""
-        tasks = [
-            t
-            for table in (self._recovering, self._rebuilding)
-            for key, t in table.items()
-            if name in (None, key)
-        ]
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
+        """Wait until recoveries and rebuilds (of one component) are done.
+
+        A recovery schedules its rebuild when it ends, so this waits again
+        until nothing is pending or ``timeout`` seconds have passed.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            tasks = [
+                t
+                for table in (self._recovering, self._rebuilding)
+                for key, t in table.items()
+                if name in (None, key) and not t.done()
+            ]
+            remaining = deadline - loop.time()
+            if not tasks or remaining <= 0:
+                return
+            await asyncio.wait(tasks, timeout=remaining)
 
     async def dump(self, name: str) -> dict[str, Any]:
         """The ``dump`` reply of the component's current primary."""
