@@ -362,25 +362,29 @@ class Orchestrator:
     async def _heartbeat(self, group: ComponentGroup, primary: WorkerHandle) -> None:
         misses = 0
         conn: Connection | None = None
-        while primary is group.primary and primary.alive and not self._closing:
-            started = self.clock()
-            try:
-                if conn is None or conn.closed:
-                    conn = await Connection.open(primary.port, self.heartbeat_s * 2)
-                reply = await conn.request({"op": "ping"}, timeout=self.heartbeat_s * 2)
-                misses = 0 if reply.get("ok") else misses + 1
-            except (RuntimeFailure, OSError):
-                misses += 1
-                if conn is not None:
-                    conn.close()
-                conn = None
-            if misses >= self.heartbeat_misses:
-                self._suspect(group, primary, "heartbeat", self.clock())
-                break
-            elapsed = self.clock() - started
-            await asyncio.sleep(max(0.0, self.heartbeat_s - elapsed))
-        if conn is not None:
-            conn.close()
+        try:
+            while primary is group.primary and primary.alive and not self._closing:
+                started = self.clock()
+                try:
+                    if conn is None or conn.closed:
+                        conn = await Connection.open(primary.port, self.heartbeat_s * 2)
+                    reply = await conn.request(
+                        {"op": "ping"}, timeout=self.heartbeat_s * 2
+                    )
+                    misses = 0 if reply.get("ok") else misses + 1
+                except (RuntimeFailure, OSError):
+                    misses += 1
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                if misses >= self.heartbeat_misses:
+                    self._suspect(group, primary, "heartbeat", self.clock())
+                    return
+                elapsed = self.clock() - started
+                await asyncio.sleep(max(0.0, self.heartbeat_s - elapsed))
+        finally:
+            if conn is not None:
+                conn.close()
 
     def note_fault(self, name: str, kind: str, when: float) -> None:
         """Tell the engine a fault was injected, so recovery is timed from it."""
