@@ -217,8 +217,8 @@ def load_config(path: Path | str | None = None, **overrides: Any) -> DrillConfig
 def _read_settings(file: Path) -> dict[str, Any]:
     if not file.is_file():
         raise ConfigError(f"Config file {file} does not exist.")
-    text = file.read_text(encoding="utf-8")
     try:
+        text = file.read_text(encoding="utf-8")
         if file.suffix.lower() == ".json":
             loaded = json.loads(text)
         else:

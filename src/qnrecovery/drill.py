@@ -32,7 +32,12 @@ import numpy as np
 
 from qnrecovery._version import __version__
 from qnrecovery.config import PROFILES, DrillConfig
-from qnrecovery.exceptions import BackendNotFoundError, ConfigError, DataError
+from qnrecovery.exceptions import (
+    BackendNotFoundError,
+    ConfigError,
+    DataError,
+    RuntimeFailure,
+)
 from qnrecovery.interfaces import (
     HostSpec,
     PathProblem,
@@ -514,11 +519,12 @@ async def _replay(
             if row in faults[name]:
                 deferred[name].append(row)
             if deferred[name] and orchestrator.protected(name):
-                fault_row = deferred[name].pop(0)
                 fault = await _kill(
-                    orchestrator, supervisor, load, name, fault_row, row
+                    orchestrator, supervisor, load, name, deferred[name][0], row
                 )
-                injected.append(fault)
+                if fault is not None:
+                    deferred[name].pop(0)
+                    injected.append(fault)
             if row >= len(series.probabilities):
                 continue
             level = planner.level(float(series.probabilities[row]))
@@ -537,11 +543,12 @@ async def _replay(
     while any(deferred.values()) and time.monotonic() < drain_until:
         for name, rows in deferred.items():
             if rows and orchestrator.protected(name):
-                fault_row = rows.pop(0)
                 fault = await _kill(
-                    orchestrator, supervisor, load, name, fault_row, plan.n_rows
+                    orchestrator, supervisor, load, name, rows[0], plan.n_rows
                 )
-                injected.append(fault)
+                if fault is not None:
+                    rows.pop(0)
+                    injected.append(fault)
         await asyncio.sleep(0.01)
     for name, rows in deferred.items():
         skipped.extend(
@@ -566,12 +573,20 @@ async def _kill(
     name: str,
     fault_row: int,
     row: int,
-) -> _Injected:
-    """SIGKILL a component's primary while a client write is in flight."""
-    await load.wait_write_in_flight(name, timeout=0.05)
+) -> _Injected | None:
+    """SIGKILL a component's primary while a client write is in flight.
+
+    Returns ``None``, leaving the fault for a later row, if the primary
+    changed or exited while the drill waited for a write in flight.
+    """
     primary = orchestrator.components[name].primary
-    assert primary is not None
-    when = supervisor.kill(primary)
+    await load.wait_write_in_flight(name, timeout=0.05)
+    if primary is None or primary is not orchestrator.components[name].primary:
+        return None
+    try:
+        when = supervisor.kill(primary)
+    except RuntimeFailure:
+        return None
     orchestrator.note_fault(name, "kill", when)
     logger.info("%s: SIGKILL of %s for row %d", name, primary.name, fault_row)
     return _Injected(name, fault_row, when, row - fault_row)

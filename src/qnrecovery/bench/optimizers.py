@@ -17,9 +17,10 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from qnrecovery.orchestrator.tiers import TIERS
 from qnrecovery.registry import backend
 
 __all__ = ["path_problems", "path_suite", "placement_suite", "random_placement"]
+
+P = TypeVar("P")
+S = TypeVar("S")
 
 _DOMAINS = ("zone-a", "zone-b", "zone-c", "zone-d")
 
@@ -85,6 +89,10 @@ def random_placement(
         for b in hosts[i + 1 :]
     }
     return PlacementProblem(services, hosts, latency)
+
+
+def _solve_all(solve: Callable[[P], S], problems: Sequence[P]) -> list[S]:
+    return [solve(p) for p in problems]
 
 
 def _mean_objective(solutions: Sequence[PlacementSolution | PathSolution]) -> float:
@@ -141,8 +149,8 @@ def placement_suite(
         results.append(
             compare(
                 f"placement {n_services} services x {n_hosts} hosts",
-                lambda ps=problems: [greedy.place(p) for p in ps],
-                lambda ps=problems: [milp.place(p) for p in ps],
+                functools.partial(_solve_all, greedy.place, problems),
+                functools.partial(_solve_all, milp.place, problems),
                 repeats=repeats,
                 score=_mean_objective,
                 candidate_label="greedy",
@@ -226,8 +234,8 @@ def path_suite(
         compare(
             f"paths on {name} ({graph.number_of_nodes()} nodes, "
             f"{graph.number_of_edges()} edges)",
-            lambda: [exhaustive.search(p) for p in problems],
-            lambda: [dijkstra.search(p) for p in problems],
+            functools.partial(_solve_all, exhaustive.search, problems),
+            functools.partial(_solve_all, dijkstra.search, problems),
             repeats=repeats,
             score=_mean_objective,
             candidate_label="exhaustive",
