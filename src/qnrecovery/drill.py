@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import tempfile
@@ -538,7 +539,10 @@ async def _replay(
 
     replay_s = time.monotonic() - started
     say("replaying telemetry", plan.n_rows, plan.n_rows)
-    # Faults deferred past the last row still happen once standbys are back.
+    # Faults at the end of the last row, and faults deferred past it, still
+    # happen once the standbys are back.
+    for name in deferred:
+        deferred[name].extend(sorted(r for r in faults[name] if r >= plan.n_rows))
     drain_until = time.monotonic() + 5.0
     while any(deferred.values()) and time.monotonic() < drain_until:
         for name, rows in deferred.items():
@@ -580,7 +584,9 @@ async def _kill(
     changed or exited while the drill waited for a write in flight.
     """
     primary = orchestrator.components[name].primary
-    await load.wait_write_in_flight(name, timeout=0.05)
+    with contextlib.suppress(RuntimeFailure):
+        # At a low write rate no write may start in time; kill anyway.
+        await load.wait_write_in_flight(name, timeout=0.05)
     if primary is None or primary is not orchestrator.components[name].primary:
         return None
     try:

@@ -1,0 +1,81 @@
+"""The ``qnrecovery`` command line: version, backend listing and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qnrecovery._version import __version__
+from qnrecovery.cli import app
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
+
+
+def flat(text: str) -> str:
+    """The output with line wrapping undone."""
+    return " ".join(text.split())
+
+
+def test_version(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"qnrecovery {__version__}"
+
+
+def test_no_arguments_shows_help(runner: CliRunner) -> None:
+    result = runner.invoke(app, [])
+    assert "run" in result.output and "backends" in result.output
+
+
+def test_backends_lists_the_registered_names(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["backends"])
+    assert result.exit_code == 0, result.output
+    for name in ("logistic", "zscore", "dijkstra", "greedy", "milp"):
+        assert name in result.stdout
+    assert "qnrecovery.classical.placement:GreedyPlacer" in result.stdout
+
+
+def test_run_with_an_unknown_config_key_exits_2(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("componnets: 2\n", encoding="utf-8")
+    result = runner.invoke(app, ["run", "--config", str(config), "--quiet"])
+    assert result.exit_code == 2
+    assert "componnets: unknown key" in flat(result.stderr)
+    assert "Traceback" not in result.output
+
+
+def test_run_with_missing_data_exits_2(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["run", "--data", "/nonexistent", "--quiet"])
+    assert result.exit_code == 2
+    assert "error: --data /nonexistent does not exist." in flat(result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("nope", "--backend expects KIND=NAME (e.g. placer=milp); got 'nope'."),
+        ("quantum=x", "unknown kind 'quantum'"),
+        ("placer=nope", "No placer backend named 'nope'; known placer backends:"),
+    ],
+)
+def test_run_with_a_bad_backend_exits_2(
+    runner: CliRunner, option: str, message: str
+) -> None:
+    result = runner.invoke(app, ["run", "--backend", option, "--quiet"])
+    assert result.exit_code == 2
+    assert message in flat(result.stderr)
+
+
+def test_run_with_a_bad_option_value_exits_2(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["run", "--components", "0", "--quiet"])
+    assert result.exit_code == 2
+    assert "components: Input should be greater than or equal to 1" in flat(
+        result.stderr
+    )

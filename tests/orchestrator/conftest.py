@@ -1,0 +1,93 @@
+"""Fixtures for the orchestrator tests: live engines that always reap processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qnrecovery.orchestrator.engine import Orchestrator
+from qnrecovery.runtime.router import Router
+from qnrecovery.runtime.supervisor import Supervisor
+
+_SHARED_DATA = Path(
+    os.environ.get(
+        "QNRECOVERY_SHARED_DATA",
+        Path(__file__).resolve().parents[3] / "shared" / "data",
+    )
+)
+
+
+@dataclass
+class Live:
+    """What a live scenario gets: the supervisor, the router and the engine."""
+
+    supervisor: Supervisor
+    router: Router
+    orchestrator: Orchestrator
+    loads: list[Any] = field(default_factory=list)
+    """Client loads the scenario started; stopped before the router closes."""
+
+
+Scenario = Callable[[Live], Awaitable[None]]
+
+
+@pytest.fixture
+def run_live(tmp_path: Path) -> Iterator[Callable[[Scenario], None]]:
+    """Run ``scenario(live)`` in a fresh event loop with a started router.
+
+    The engine is closed and every worker stopped inside the loop even when
+    the scenario fails; teardown kills and reaps every process group once
+    more, in case the loop itself was torn down (e.g. by a time-out).
+    """
+    supervisors: list[Supervisor] = []
+
+    def run(scenario: Scenario) -> None:
+        supervisor = Supervisor()
+        supervisors.append(supervisor)
+
+        async def main() -> None:
+            router = Router()
+            orchestrator = Orchestrator(
+                supervisor, router, tmp_path, heartbeat_s=0.05, heartbeat_misses=5
+            )
+            live = Live(supervisor, router, orchestrator)
+            try:
+                await router.start()
+                await scenario(live)
+            finally:
+                for load in live.loads:
+                    await load.stop(timeout=1.0)
+                await orchestrator.close()
+                await router.close()
+                await supervisor.stop_all(grace=1.0)
+
+        asyncio.run(main())
+
+    yield run
+    for supervisor in supervisors:
+        supervisor.kill_all_now()
+
+
+@pytest.fixture
+def shared_file() -> Callable[..., Path]:
+    """Map path parts to a file of the shared real data.
+
+    A missing file fails the test on CI (``CI=true``) and skips it elsewhere.
+    """
+
+    def get(*parts: str) -> Path:
+        path = _SHARED_DATA.joinpath(*parts)
+        if not path.exists():
+            message = f"real data not found: {path} (set QNRECOVERY_SHARED_DATA)"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(message)
+            pytest.skip(message)
+        return path
+
+    return get

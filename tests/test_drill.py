@@ -1,0 +1,128 @@
+"""The drill: planning without processes, and one short end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qnrecovery.config import DrillConfig
+from qnrecovery.data import sample_path
+from qnrecovery.drill import plan_drill, run_drill
+from qnrecovery.exceptions import DataError
+from qnrecovery.orchestrator.tiers import TIERS, StandbyKind
+
+SHARED_DATA = Path(
+    os.environ.get(
+        "QNRECOVERY_SHARED_DATA",
+        Path(__file__).resolve().parents[2] / "shared" / "data",
+    )
+)
+
+TIER_KEYS = {"count", "recovered", "p50_ms", "p99_ms", "max_ms", "objective_ms", "met"}
+
+
+def test_drill_on_missing_data_raises_data_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "telemetry.npz"
+    with pytest.raises(DataError, match="nowhere"):
+        run_drill(DrillConfig(data=missing, backends={"predictor": "logistic"}))
+
+
+def test_nab_csv_plans_without_processes() -> None:
+    csv = sample_path("nab", "data", "realKnownCause", "nyc_taxi.csv")
+    config = DrillConfig(
+        data=csv,
+        components=2,
+        backends={"predictor": "logistic"},
+        duration_s=10.0,
+    )
+    plan = plan_drill(config)
+
+    assert len(plan.servers) == 1 and plan.servers[0].test.shape[1] == 1
+    assert [c["server_index"] for c in plan.components] == [0, 0]
+    forecast = plan.forecasts[0]
+    assert "blocked cross-fitting" in forecast.training
+    assert forecast.probabilities.shape == (plan.n_rows,)
+    assert np.all((forecast.probabilities >= 0) & (forecast.probabilities <= 1))
+    assert forecast.fault_rows, "nyc_taxi has labelled anomaly windows"
+    assert math.isclose(plan.row_period_s * plan.n_rows, 10.0)
+    for c in plan.components:
+        assert set(c["hosts"]) == {
+            "primary",
+            *(k.value for k in TIERS[c["tier"]].standbys),
+        }
+        for kind in c["hosts"]:
+            if kind != "primary":
+                assert f"{c['name']}/{kind}" in plan.routes
+    assert set(plan.reviews) == {"svc-1", "svc-2"}
+
+
+def shared_file(*parts: str) -> Path:
+    """A shared real-data file: missing fails on CI (CI=true), else skips."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        message = f"real data not found: {path} (set QNRECOVERY_SHARED_DATA)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def test_plan_on_real_asd_data() -> None:
+    config = DrillConfig(
+        data=shared_file("asd", "omi-8.npz"),
+        components=1,
+        backends={"predictor": "logistic"},
+        speed=1e4,
+    )
+    plan = plan_drill(config)
+    assert [s.name for s in plan.servers] == ["omi-8"]
+    assert plan.row_period_s == pytest.approx(plan.servers[0].interval_s / 1e4)
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(110)
+def test_short_drill_end_to_end() -> None:
+    config = DrillConfig(
+        components=2,
+        duration_s=8,
+        backends={"predictor": "logistic"},
+        max_faults_per_component=2,
+    )
+    report = run_drill(config)
+
+    # Every injected fault was recovered, and each recovery was timed.
+    recoveries = report["recoveries"]
+    planned = sum(c["faults_planned"] for c in report["components"])
+    assert len(recoveries) + len(report["skipped_faults"]) == planned
+    assert recoveries, "the bundled servers have labelled anomalies"
+    for recovery in recoveries:
+        assert recovery["recovered"], recovery
+        assert recovery["recovery_ms"] is not None and recovery["recovery_ms"] > 0
+        assert recovery["strategy"] in ("hot", "warm", "cold")
+
+    tiers = report["summary"]["tiers"]
+    assert set(tiers) == {"ultra-critical", "critical"}
+    for name, row in tiers.items():
+        assert set(row) >= TIER_KEYS
+        assert row["objective_ms"] == TIERS[name].objective_ms
+        assert row["count"] == sum(r["tier"] == name for r in recoveries)
+        if row["count"]:
+            assert row["p50_ms"] <= row["p99_ms"] <= row["max_ms"]
+            assert row["met"] == (row["max_ms"] <= row["objective_ms"])
+
+    # Tiers with a hot standby lose no acknowledged write.
+    assert set(report["data_loss"]) == set(tiers)
+    for name, loss in report["data_loss"].items():
+        assert loss["hot_standby"] is (StandbyKind.HOT in TIERS[name].standbys)
+        assert loss["acked_writes"] > 0
+        if loss["hot_standby"]:
+            assert loss["acked_writes_lost"] == 0, loss
+
+    assert report["backends"]["predictor"]["name"] == "logistic"
+    text = json.dumps(report)
+    assert json.loads(text)["summary"]["faults"] == len(recoveries)
