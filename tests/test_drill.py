@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +15,6 @@ from qnrecovery.data import sample_path
 from qnrecovery.drill import plan_drill, run_drill
 from qnrecovery.exceptions import DataError
 from qnrecovery.orchestrator.tiers import TIERS, StandbyKind
-
-SHARED_DATA = Path(
-    os.environ.get(
-        "QNRECOVERY_SHARED_DATA",
-        Path(__file__).resolve().parents[2] / "shared" / "data",
-    )
-)
 
 TIER_KEYS = {"count", "recovered", "p50_ms", "p99_ms", "max_ms", "objective_ms", "met"}
 
@@ -61,18 +54,7 @@ def test_nab_csv_plans_without_processes() -> None:
     assert set(plan.reviews) == {"svc-1", "svc-2"}
 
 
-def shared_file(*parts: str) -> Path:
-    """A shared real-data file: missing fails on CI (CI=true), else skips."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        message = f"real data not found: {path} (set QNRECOVERY_SHARED_DATA)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
-def test_plan_on_real_asd_data() -> None:
+def test_plan_on_real_asd_data(shared_file: Callable[..., Path]) -> None:
     config = DrillConfig(
         data=shared_file("asd", "omi-8.npz"),
         components=1,

@@ -26,7 +26,12 @@ from qnrecovery.classical.predictors import (
     RBFSVCPredictor,
 )
 
-DATA = Path("/work/shared/data")
+DATA = Path(
+    os.environ.get(
+        "QNRECOVERY_SHARED_DATA",
+        Path(__file__).resolve().parents[3] / "shared" / "data",
+    )
+)
 AI4I = DATA / "ai4i2020" / "ai4i2020.csv"
 
 

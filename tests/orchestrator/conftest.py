@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,13 +13,6 @@ import pytest
 from qnrecovery.orchestrator.engine import Orchestrator
 from qnrecovery.runtime.router import Router
 from qnrecovery.runtime.supervisor import Supervisor
-
-_SHARED_DATA = Path(
-    os.environ.get(
-        "QNRECOVERY_SHARED_DATA",
-        Path(__file__).resolve().parents[3] / "shared" / "data",
-    )
-)
 
 
 @dataclass
@@ -72,22 +64,3 @@ def run_live(tmp_path: Path) -> Iterator[Callable[[Scenario], None]]:
     yield run
     for supervisor in supervisors:
         supervisor.kill_all_now()
-
-
-@pytest.fixture
-def shared_file() -> Callable[..., Path]:
-    """Map path parts to a file of the shared real data.
-
-    A missing file fails the test on CI (``CI=true``) and skips it elsewhere.
-    """
-
-    def get(*parts: str) -> Path:
-        path = _SHARED_DATA.joinpath(*parts)
-        if not path.exists():
-            message = f"real data not found: {path} (set QNRECOVERY_SHARED_DATA)"
-            if os.environ.get("CI", "").lower() == "true":
-                pytest.fail(message)
-            pytest.skip(message)
-        return path
-
-    return get

@@ -1,4 +1,7 @@
-"""Fixtures for the data-loader tests: access to the shared real data sets."""
+"""Fixtures shared by every test: access to the shared real data sets.
+
+A missing data set fails a test when ``CI=true`` and skips it elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-# tests/data/conftest.py -> parents[3] is the folder that holds the checkout,
+# tests/conftest.py -> parents[2] is the folder that holds the checkout,
 # beside which the project keeps ``shared/data``.
-_DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+_DEFAULT_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def _missing(what: str) -> None:
