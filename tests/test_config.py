@@ -15,7 +15,7 @@ from qnrecovery.config import (
     parse_backend_options,
 )
 from qnrecovery.drill import choose_backend, plan_drill
-from qnrecovery.exceptions import BackendNotFoundError, ConfigError
+from qnrecovery.exceptions import BackendNotFoundError, ConfigError, DataError
 from qnrecovery.orchestrator.tiers import TIERS
 from qnrecovery.registry import available
 
@@ -198,3 +198,19 @@ def test_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe\x00components: 2")
     with pytest.raises(ConfigError, match=r"binary\.yaml is not valid: 'utf-8' codec"):
         load_config(path)
+
+
+def test_nan_policy_reaches_the_loader(tmp_path: Path) -> None:
+    import numpy as np
+
+    from qnrecovery.drill import load_servers
+
+    test = np.ones((20, 3))
+    test[4, 1] = np.nan
+    path = tmp_path / "omi-nan.npz"
+    np.savez(path, train=np.ones((10, 3)), test=test, test_label=np.zeros(20))
+
+    with pytest.raises(DataError, match="NaN"):
+        load_servers(DrillConfig(data=path))
+    servers = load_servers(DrillConfig(data=path, nan_policy="ffill"))
+    assert np.isfinite(servers[0].test).all()

@@ -82,6 +82,9 @@ def test_short_drill_end_to_end() -> None:
     planned = sum(c["faults_planned"] for c in report["components"])
     assert len(recoveries) + len(report["skipped_faults"]) == planned
     assert recoveries, "the bundled servers have labelled anomalies"
+    # One SIGKILL per fault: no two faults of a component share a kill.
+    kills = {(r["component"], r["fault_at_s"]) for r in recoveries}
+    assert len(kills) == len(recoveries)
     for recovery in recoveries:
         assert recovery["recovered"], recovery
         assert recovery["recovery_ms"] is not None and recovery["recovery_ms"] > 0

@@ -105,6 +105,7 @@ def run(
 ) -> None:
     """Run a failover drill on real telemetry with real worker processes."""
     from qnrecovery.config import load_config, parse_backend_options
+    from qnrecovery.exceptions import ConfigError
 
     try:
         config = load_config(
@@ -119,6 +120,12 @@ def run(
         )
         if config.data is not None and not config.data.exists():
             raise _data_missing(config.data)
+        for output in (json_path, plot):
+            if output is not None and not output.resolve().parent.is_dir():
+                raise ConfigError(
+                    f"Cannot write {output}: folder {output.resolve().parent} "
+                    "does not exist."
+                )
         report = _run_with_progress(config, quiet)
     except QnRecoveryError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)
@@ -126,19 +133,23 @@ def run(
 
     from qnrecovery.plot import plot_timeline
 
-    plot_path = plot_timeline(report, plot)
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    plot_path = plot_timeline(report, plot)
     _print_summary(report)
     out.print(f"timeline plot: {plot_path}")
     if json_path is not None:
         out.print(f"report: {json_path}")
+    unrecovered = report["summary"]["faults"] - report["summary"]["recovered"]
+    if unrecovered:
+        console.print(f"[red]{unrecovered} fault(s) were not recovered[/red]")
+        raise typer.Exit(1)
 
 
 def _data_missing(path: Path) -> QnRecoveryError:
     from qnrecovery.exceptions import DataError
 
-    return DataError(f"--data {path} does not exist.")
+    return DataError(f"Telemetry path {path} does not exist.")
 
 
 def _run_with_progress(config: Any, quiet: bool) -> dict[str, Any]:

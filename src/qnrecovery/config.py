@@ -108,6 +108,9 @@ class DrillConfig(_Strict):
         Cap on injected faults per component (``None``: one per labelled
         anomaly segment).
     planner : PlannerConfig
+    nan_policy : {"raise", "ffill"}, default="raise"
+        What to do with NaN or infinite values in ``.npz`` telemetry: refuse
+        the file, or carry the last finite value forward (zero at the start).
     """
 
     data: Path | None = None
@@ -125,6 +128,7 @@ class DrillConfig(_Strict):
     feature_window: int = Field(12, ge=2, le=1_000)
     max_faults_per_component: int | None = Field(None, ge=0)
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
+    nan_policy: Literal["raise", "ffill"] = "raise"
 
     @field_validator("backends", "backend_options")
     @classmethod

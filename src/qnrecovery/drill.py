@@ -160,7 +160,10 @@ def load_servers(config: DrillConfig) -> list[Any]:
     """The telemetry the drill replays: the user's path or the bundled ASD."""
     from qnrecovery.data import load_telemetry, sample_servers
 
-    servers = sample_servers() if config.data is None else load_telemetry(config.data)
+    if config.data is None:
+        servers = sample_servers()
+    else:
+        servers = load_telemetry(config.data, nan_policy=config.nan_policy)
     if not servers:
         raise DataError(f"No telemetry found in {config.data}.")
     for server in servers:

@@ -54,7 +54,7 @@ def test_run_with_an_unknown_config_key_exits_2(
 def test_run_with_missing_data_exits_2(runner: CliRunner) -> None:
     result = runner.invoke(app, ["run", "--data", "/nonexistent", "--quiet"])
     assert result.exit_code == 2
-    assert "error: --data /nonexistent does not exist." in flat(result.stderr)
+    assert "error: Telemetry path /nonexistent does not exist." in flat(result.stderr)
 
 
 @pytest.mark.parametrize(
@@ -79,3 +79,14 @@ def test_run_with_a_bad_option_value_exits_2(runner: CliRunner) -> None:
     assert "components: Input should be greater than or equal to 1" in flat(
         result.stderr
     )
+
+
+def test_run_refuses_an_output_folder_that_does_not_exist(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(
+        app, ["run", "--json", str(tmp_path / "missing" / "r.json"), "--quiet"]
+    )
+
+    assert result.exit_code == 2
+    assert "does not exist" in flat(result.stderr)

@@ -575,7 +575,8 @@ class Orchestrator:
     def protected(self, name: str) -> bool:
         """Whether a component serves with every standby it should have."""
         group = self.components[name]
-        if group.state is not ComponentState.SERVING:
+        if group.state is not ComponentState.SERVING or group.pending_fault:
+            # A fault injected but not yet detected leaves it unprotected too.
             return False
         rebuild = self._rebuilding.get(name)
         if rebuild is not None and not rebuild.done():
