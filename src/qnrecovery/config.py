@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from qnrecovery.exceptions import ConfigError
 from qnrecovery.interfaces import KINDS
 from qnrecovery.orchestrator.tiers import TIERS
+
+if TYPE_CHECKING:
+    from qnrecovery.orchestrator.planner import Planner
 
 __all__ = [
     "PROFILES",
@@ -67,6 +70,12 @@ class PlannerConfig(_Strict):
     prepare: float = Field(0.5, gt=0.0, lt=1.0)
     immediate: float = Field(0.8, gt=0.0, le=1.0)
     horizon_rows: int = Field(12, ge=1, le=10_000)
+
+    def build(self) -> Planner:
+        """The planner these settings describe."""
+        from qnrecovery.orchestrator.planner import Planner
+
+        return Planner(self.prepare, self.immediate, self.horizon_rows)
 
 
 class DrillConfig(_Strict):

@@ -47,9 +47,10 @@ from qnrecovery.interfaces import (
 )
 from qnrecovery.orchestrator.engine import Orchestrator, RecoveryRecord
 from qnrecovery.orchestrator.forecast import Forecast, forecast
-from qnrecovery.orchestrator.planner import Planner, PredictionReview
+from qnrecovery.orchestrator.planner import PredictionReview
 from qnrecovery.orchestrator.tiers import TIERS, StandbyKind
-from qnrecovery.registry import entries, get_backend_class
+from qnrecovery.registry import backend, entries, get_backend_class
+from qnrecovery.runtime.faults import inject
 
 __all__ = ["DrillPlan", "ProgressFn", "plan_drill", "run_drill"]
 
@@ -75,18 +76,11 @@ class ChosenBackend:
 
     def build(self, seed: int) -> Any:
         """A fresh instance; ``random_state`` is seeded when accepted."""
-        options = dict(self.options)
-        try:
-            instance = self.cls(**options)
-        except TypeError as err:
-            raise ConfigError(
-                f"Backend {self.kind}={self.name} does not accept options "
-                f"{sorted(options)}: {err}"
-            ) from err
+        instance = backend(self.kind, self.name, **self.options)
         seedable = hasattr(instance, "get_params") and (
             "random_state" in instance.get_params()
         )
-        if seedable and "random_state" not in options:
+        if seedable and "random_state" not in self.options:
             instance.set_params(random_state=seed)
         return instance
 
@@ -200,9 +194,7 @@ def plan_drill(config: DrillConfig, progress: ProgressFn | None = None) -> Drill
             }
         )
 
-    planner = Planner(
-        config.planner.prepare, config.planner.immediate, config.planner.horizon_rows
-    )
+    planner = config.planner.build()
     targets = sorted({c["server_index"] for c in components})
     step = {"done": 0}
 
@@ -268,10 +260,11 @@ def _place(
     components: list[dict[str, Any]],
     placer: ChosenBackend,
 ) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    from qnrecovery.data import sample_topology
+    import networkx as nx
+
+    from qnrecovery.data import collapse_parallel, sample_topology
 
     graph = sample_topology()
-    import networkx as nx
 
     entry = max(sorted(graph.nodes, key=str), key=graph.degree)
     others = [n for n in sorted(graph.nodes, key=str) if n != entry]
@@ -284,11 +277,7 @@ def _place(
         hosts.append(HostSpec(name, capacity=4.0, domain=domain))
         host_nodes[name] = others[k % len(others)]
 
-    simple = nx.Graph()
-    for u, v, data in graph.edges(data=True):
-        latency = float(data["latency_ms"])
-        if not simple.has_edge(u, v) or simple[u][v]["latency_ms"] > latency:
-            simple.add_edge(u, v, latency_ms=latency)
+    simple = collapse_parallel(graph)
     distance = dict(nx.all_pairs_dijkstra_path_length(simple, weight="latency_ms"))
     latency_ms = {
         (a.name, b.name): float(
@@ -494,9 +483,7 @@ async def _replay(
 ) -> dict[str, Any]:
     """Play the telemetry rows in (accelerated) real time and inject faults."""
     config = plan.config
-    planner = Planner(
-        config.planner.prepare, config.planner.immediate, config.planner.horizon_rows
-    )
+    planner = config.planner.build()
     faults = {
         c["name"]: set(_capped(plan.forecasts[c["server_index"]].fault_rows, config))
         for c in plan.components
@@ -593,7 +580,7 @@ async def _kill(
     if primary is None or primary is not orchestrator.components[name].primary:
         return None
     try:
-        when = supervisor.kill(primary)
+        when = inject("kill", supervisor, primary)
     except RuntimeFailure:
         return None
     orchestrator.note_fault(name, "kill", when)
@@ -669,7 +656,7 @@ def build_report(plan: DrillPlan, live: _LiveResult) -> dict[str, Any]:
                 "detect_ms": record.detect_ms if record else None,
                 "detected_by": record.detected_by if record else None,
                 "escalations": record.escalations if record else 0,
-                "attempts": [vars(a) for a in record.attempts] if record else [],
+                "attempts": [_attempt(a) for a in record.attempts] if record else [],
                 "prepared": record.prepared if record else None,
                 "predicted": predicted,
                 "lead_time_s": lead_rows * interval if predicted else 0.0,
@@ -788,6 +775,11 @@ def build_report(plan: DrillPlan, live: _LiveResult) -> dict[str, Any]:
             for c in plan.components
         },
     }
+
+
+def _attempt(attempt: Any) -> dict[str, Any]:
+    """An attempt for the report, without its raw monotonic timestamp."""
+    return {k: v for k, v in vars(attempt).items() if k != "switch_time"}
 
 
 def _availability(

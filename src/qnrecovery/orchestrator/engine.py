@@ -62,6 +62,7 @@ class RecoveryAttempt:
     epoch: int
     steps_ms: dict[str, float]
     error: str | None = None
+    switch_time: float | None = None
 
 
 @dataclass
@@ -436,7 +437,7 @@ class Orchestrator:
             if attempt.ok:
                 record.ok, record.strategy = True, kind.value
                 record.new_primary, record.epoch = attempt.worker, group.epoch
-                record.switch_time = attempt.steps_ms.pop("_switch_time", None)
+                record.switch_time = attempt.switch_time
                 break
             logger.warning(
                 "%s: %s standby failed (%s); escalating",
@@ -496,14 +497,15 @@ class Orchestrator:
             group.primary = handle
             self.router.switch(group.name, handle.port, epoch, handle.name)
             steps["switch_ms"] = (self.clock() - switched) * 1e3
-            steps["_switch_time"] = switched
 
             verified = self.clock()
             reply = await self.supervisor.call(handle, {"op": "ping"}, timeout=0.5)
             if reply.get("role") != "primary" or int(reply.get("epoch", -1)) != epoch:
                 raise RuntimeFailure(f"verification failed: {reply}")
             steps["verify_ms"] = (self.clock() - verified) * 1e3
-            return RecoveryAttempt(kind.value, True, handle.name, epoch, steps)
+            return RecoveryAttempt(
+                kind.value, True, handle.name, epoch, steps, switch_time=switched
+            )
         except (RuntimeFailure, OSError) as err:
             if handle is not None and handle.alive:
                 await self.supervisor.stop(handle, grace=0.1)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import zlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from qnrecovery.exceptions import RuntimeFailure
@@ -32,6 +33,7 @@ __all__ = [
     "error_reply",
     "recv",
     "send",
+    "serve_lines",
 ]
 
 #: The only address the reference workload listens on or connects to.
@@ -180,6 +182,29 @@ async def recv(reader: asyncio.StreamReader) -> dict[str, Any]:
     if not line.endswith(b"\n"):
         raise RuntimeFailure("the peer closed the connection before a full reply")
     return decode(line)
+
+
+async def serve_lines(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    handle: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
+) -> None:
+    """Answer each request line with ``handle``'s reply until the peer closes.
+
+    A line that is not a JSON object gets a ``bad-request`` reply; a peer that
+    goes away ends the loop quietly. The writer is closed on the way out.
+    """
+    try:
+        while line := await reader.readline():
+            try:
+                reply = await handle(decode(line))
+            except RuntimeFailure as err:
+                reply = error_reply("bad-request", str(err))
+            await send(writer, reply)
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        pass
+    finally:
+        writer.close()
 
 
 class Connection:

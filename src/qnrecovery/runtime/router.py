@@ -36,9 +36,8 @@ from qnrecovery.runtime.protocol import (
     HOST,
     LINE_LIMIT,
     Connection,
-    decode,
     error_reply,
-    send,
+    serve_lines,
 )
 
 __all__ = ["Route", "RouteStats", "Router"]
@@ -364,14 +363,6 @@ class Router:
     ) -> None:
         self._clients.add(writer)
         try:
-            while line := await reader.readline():
-                try:
-                    reply = await self.request(decode(line))
-                except RuntimeFailure as err:
-                    reply = error_reply("bad-request", str(err))
-                await send(writer, reply)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass
+            await serve_lines(reader, writer, self.request)
         finally:
             self._clients.discard(writer)
-            writer.close()

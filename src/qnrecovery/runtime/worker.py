@@ -64,9 +64,8 @@ from qnrecovery.runtime.protocol import (
     LINE_LIMIT,
     Connection,
     checksum,
-    decode,
     error_reply,
-    send,
+    serve_lines,
 )
 
 __all__ = [
@@ -289,17 +288,7 @@ class Worker:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         """Serve one connection until the peer closes it."""
-        try:
-            while line := await reader.readline():
-                try:
-                    reply = await self.handle(decode(line))
-                except RuntimeFailure as err:
-                    reply = error_reply("bad-request", str(err))
-                await send(writer, reply)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass
-        finally:
-            writer.close()
+        await serve_lines(reader, writer, self.handle)
 
     # -- checks ---------------------------------------------------------------
 
