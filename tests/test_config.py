@@ -214,3 +214,8 @@ def test_nan_policy_reaches_the_loader(tmp_path: Path) -> None:
         load_servers(DrillConfig(data=path))
     servers = load_servers(DrillConfig(data=path, nan_policy="ffill"))
     assert np.isfinite(servers[0].test).all()
+
+
+def test_planner_thresholds_out_of_order_name_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"planner: .*prepare \(0\.9\) must not"):
+        load_config(planner={"prepare": 0.9, "immediate": 0.5})

@@ -130,6 +130,10 @@ def run(
     except QnRecoveryError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        # The supervisor has stopped and reaped every worker by now.
+        console.print("interrupted; every worker process was stopped")
+        raise typer.Exit(130) from None
 
     from qnrecovery.plot import plot_timeline
 

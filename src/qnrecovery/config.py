@@ -12,7 +12,14 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from qnrecovery.exceptions import ConfigError
 from qnrecovery.interfaces import KINDS
@@ -70,6 +77,14 @@ class PlannerConfig(_Strict):
     prepare: float = Field(0.5, gt=0.0, lt=1.0)
     immediate: float = Field(0.8, gt=0.0, le=1.0)
     horizon_rows: int = Field(12, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PlannerConfig:
+        if self.prepare > self.immediate:
+            raise ValueError(
+                f"prepare ({self.prepare}) must not exceed immediate ({self.immediate})"
+            )
+        return self
 
     def build(self) -> Planner:
         """The planner these settings describe."""
