@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -126,6 +127,8 @@ def run(
                     f"Cannot write {output}: folder {output.resolve().parent} "
                     "does not exist."
                 )
+        # SIGTERM takes the same path as Ctrl-C, which stops every worker.
+        signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
         report = _run_with_progress(config, quiet)
     except QnRecoveryError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False)

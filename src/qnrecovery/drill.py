@@ -495,13 +495,23 @@ async def _replay(
     preparing: dict[str, asyncio.Task[Any]] = {}
     snapshot_every = max(1, round(1.0 / plan.row_period_s))
 
+    expected_s = plan.n_rows * plan.row_period_s
+    if expected_s > 600:
+        logger.warning(
+            "The replay will take about %.0f minutes (%d rows every %.3f s); "
+            "lower --speed or use --duration to shorten it.",
+            expected_s / 60,
+            plan.n_rows,
+            plan.row_period_s,
+        )
+    stage = f"replaying telemetry (~{expected_s:.0f} s)"
     started = time.monotonic()
     for row in range(plan.n_rows):
         delay = started + row * plan.row_period_s - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         if row % 50 == 0:
-            say("replaying telemetry", row, plan.n_rows)
+            say(stage, row, plan.n_rows)
 
         for c in plan.components:
             name = c["name"]
@@ -528,7 +538,7 @@ async def _replay(
                 preparing[name] = asyncio.create_task(orchestrator.snapshot(name))
 
     replay_s = time.monotonic() - started
-    say("replaying telemetry", plan.n_rows, plan.n_rows)
+    say(stage, plan.n_rows, plan.n_rows)
     # Faults at the end of the last row, and faults deferred past it, still
     # happen once the standbys are back.
     for name in deferred:

@@ -280,9 +280,7 @@ class Orchestrator:
                 primary, {"op": "snapshot", "path": str(path)}, timeout=2.0
             )
         except RuntimeFailure as err:
-            # A primary that died meanwhile is the failure detector's business.
-            log = logger.warning if primary.alive else logger.info
-            log("%s: snapshot failed: %s", name, err)
+            self._log_failure(group, primary, "snapshot failed: %s", err)
             return None
         group.snapshot = path
         group.snapshot_seq = int(reply.get("seq", 0))
@@ -299,6 +297,7 @@ class Orchestrator:
         if group.state is not ComponentState.SERVING or level == group.prepared:
             return None
         previous, group.prepared = group.prepared, level
+        primary = group.primary
         action: str | None = None
         try:
             if level >= PrepareLevel.GRADUAL:
@@ -317,7 +316,7 @@ class Orchestrator:
                 action = "release"
             await self._ensure_standbys(group)
         except RuntimeFailure as err:
-            logger.warning("%s: preparation failed: %s", name, err)
+            self._log_failure(group, primary, "preparation failed: %s", err)
             group.prepared = previous
             return f"failed: {err}"
         logger.info("%s: prepared %s (%s)", name, level.name.lower(), action)
@@ -343,6 +342,28 @@ class Orchestrator:
             handle = group.standbys.pop(kind, None)
             if handle is not None and handle.alive:
                 await self.supervisor.stop(handle, grace=0.2)
+
+    def _log_failure(
+        self,
+        group: ComponentGroup,
+        primary: WorkerHandle | None,
+        message: str,
+        *args: Any,
+    ) -> None:
+        """Log a failed background step, as a warning only if it is news.
+
+        A step that failed because the primary it talked to has failed is
+        the failure detector's business and is logged at INFO level.
+        """
+        primary_failed = (
+            primary is None
+            or not primary.alive
+            or primary is not group.primary
+            or group.pending_fault is not None
+            or group.state is not ComponentState.SERVING
+        )
+        log = logger.info if primary_failed else logger.warning
+        log("%s: " + message, group.name, *args)
 
     # -- failure detection ---------------------------------------------------
 
@@ -545,12 +566,13 @@ class Orchestrator:
 
     def _schedule_rebuild(self, group: ComponentGroup) -> None:
         async def rebuild() -> None:
+            primary = group.primary
             try:
                 await self._reattach_standbys(group)
                 await self._ensure_standbys(group)
                 await self.snapshot(group.name)
             except RuntimeFailure as err:
-                logger.warning("%s: rebuilding standbys failed: %s", group.name, err)
+                self._log_failure(group, primary, "rebuilding standbys failed: %s", err)
 
         self._rebuilding[group.name] = self._spawn_task(rebuild())
 
@@ -568,7 +590,9 @@ class Orchestrator:
             try:
                 await self.supervisor.attach(primary, standby, kind.value)
             except RuntimeFailure as err:
-                logger.warning("%s: re-attaching %s failed: %s", group.name, kind, err)
+                self._log_failure(
+                    group, primary, "re-attaching %s failed: %s", kind, err
+                )
                 if group.standbys.get(kind) is standby:
                     del group.standbys[kind]
                 if standby.alive:
