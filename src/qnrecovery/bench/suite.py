@@ -1,0 +1,192 @@
+"""The shape every benchmark suite shares, and how its results are written.
+
+A suite is a function ``run_suite(*, quick, seed, out, progress=None)`` in a
+module of :mod:`qnrecovery.bench`, listed in :data:`SUITES`. It measures a
+backend and its classical baseline in the same run and returns a
+:class:`SuiteReport`; :func:`write_report` stores it in ``out`` as
+``results.json`` (figures, package versions, CPU, seed, command) and
+``table.md``. Plots the suite draws go to ``out`` too and are listed in the
+report.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from qnrecovery.exceptions import ConfigError
+
+__all__ = [
+    "SUITES",
+    "Progress",
+    "SuiteReport",
+    "SuiteRunner",
+    "environment",
+    "load_suite",
+    "write_report",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Called with a short description of the step and the fraction done (0..1).
+Progress = Callable[[str, float], None]
+
+
+class SuiteRunner(Protocol):
+    def __call__(
+        self,
+        *,
+        quick: bool,
+        seed: int,
+        out: Path,
+        progress: Progress | None = None,
+    ) -> SuiteReport: ...
+
+
+#: Suite name -> ``"module:function"``. A suite whose module is missing is
+#: reported as unavailable rather than failing the others.
+SUITES: dict[str, str] = {
+    "predictors": "qnrecovery.bench.predictors:run_suite",
+    "kernel": "qnrecovery.bench.kernel:run_suite",
+    "paths": "qnrecovery.bench.paths:run_suite",
+    "placement": "qnrecovery.bench.placement:run_suite",
+    "detectors": "qnrecovery.bench.detectors:run_suite",
+    "recovery": "qnrecovery.bench.recovery:run_suite",
+}
+
+#: Packages whose versions every results.json records.
+_VERSIONED = (
+    "qnrecovery",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "networkx",
+    "qiskit",
+    "qiskit-aer",
+    "qiskit-machine-learning",
+    "dimod",
+    "dwave-samplers",
+    "brian2",
+)
+
+
+@dataclass
+class SuiteReport:
+    """What a suite measured.
+
+    Attributes
+    ----------
+    name : str
+        The suite's name (a key of :data:`SUITES`).
+    table : str
+        The Markdown table of the results, baseline rows included.
+    figures : dict
+        Every measured number, JSON-serialisable.
+    plots : list of Path
+        Plot files (PNG and SVG) the suite wrote.
+    notes : list of str
+        Sentences printed under the table: what the columns mean, which side
+        won, what is not comparable.
+    """
+
+    name: str
+    table: str
+    figures: dict[str, Any] = field(default_factory=dict)
+    plots: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def environment() -> dict[str, Any]:
+    """Return the machine and package versions a result was measured with."""
+    versions: dict[str, str | None] = {}
+    for package in _VERSIONED:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "packages": versions,
+    }
+
+
+def load_suite(name: str) -> SuiteRunner:
+    """Return the ``run_suite`` function of suite `name`.
+
+    Raises
+    ------
+    ConfigError
+        If no suite has that name, or its module cannot be imported.
+    """
+    if name not in SUITES:
+        raise ConfigError(
+            f"Unknown benchmark suite {name!r}; choose from {', '.join(SUITES)}."
+        )
+    module_name, function_name = SUITES[name].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ConfigError(
+            f"Benchmark suite {name!r} is not available: {error}."
+        ) from error
+    runner: SuiteRunner = getattr(module, function_name)
+    return runner
+
+
+def write_report(
+    report: SuiteReport,
+    out: Path,
+    *,
+    seed: int,
+    quick: bool,
+    command: str | None = None,
+    elapsed_s: float | None = None,
+) -> Path:
+    """Write ``results.json`` and ``table.md`` for `report` into `out`.
+
+    Returns
+    -------
+    Path
+        The ``results.json`` written.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    command = command if command is not None else " ".join(sys.argv)
+
+    results = {
+        "suite": report.name,
+        "seed": seed,
+        "quick": quick,
+        "command": command,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "elapsed_s": elapsed_s,
+        "environment": environment(),
+        "figures": report.figures,
+        "plots": [
+            str(path.relative_to(out)) if path.is_relative_to(out) else str(path)
+            for path in report.plots
+        ],
+        "notes": report.notes,
+    }
+    results_path = out / "results.json"
+    results_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+    lines = [f"# Benchmark: {report.name}", "", f"Command: `{command}`", ""]
+    lines += [report.table, ""]
+    lines += [f"- {note}" for note in report.notes]
+    (out / "table.md").write_text("\n".join(lines).rstrip() + "\n")
+
+    logger.info("Wrote %s and table.md", results_path)
+    return results_path
