@@ -22,9 +22,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from qnrecovery.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "SUITES",
@@ -33,6 +36,7 @@ __all__ = [
     "SuiteRunner",
     "environment",
     "load_suite",
+    "save_figure",
     "write_report",
 ]
 
@@ -62,6 +66,7 @@ SUITES: dict[str, str] = {
     "placement": "qnrecovery.bench.placement:run_suite",
     "detectors": "qnrecovery.bench.detectors:run_suite",
     "recovery": "qnrecovery.bench.recovery:run_suite",
+    "baselines": "qnrecovery.bench.baselines:run_suite",
 }
 
 #: Packages whose versions every results.json records.
@@ -119,6 +124,8 @@ def environment() -> dict[str, Any]:
         "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        # Other work on the machine slows every timing; record how busy it was.
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "packages": versions,
     }
 
@@ -138,12 +145,44 @@ def load_suite(name: str) -> SuiteRunner:
     module_name, function_name = SUITES[name].split(":")
     try:
         module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name == module_name:
+            raise ConfigError(
+                f"Benchmark suite {name!r} is not available: module "
+                f"{module_name} is not part of this installation."
+            ) from error
+        raise ConfigError(
+            f"Benchmark suite {name!r} is not available: {error}."
+        ) from error
     except ImportError as error:
         raise ConfigError(
             f"Benchmark suite {name!r} is not available: {error}."
         ) from error
-    runner: SuiteRunner = getattr(module, function_name)
-    return runner
+    runner = getattr(module, function_name, None)
+    if not callable(runner):
+        raise ConfigError(
+            f"Benchmark suite {name!r} is not available: module {module_name} "
+            f"has no {function_name}() yet."
+        )
+    return cast(SuiteRunner, runner)
+
+
+def save_figure(figure: Figure, out: Path, stem: str) -> list[Path]:
+    """Save `figure` as ``<stem>.png`` and ``<stem>.svg`` in `out`.
+
+    Build the figure with :class:`matplotlib.figure.Figure` directly (not
+    ``pyplot``), so no display and no global backend state are involved.
+
+    Returns
+    -------
+    list of Path
+        The PNG and the SVG written, in that order.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{stem}.png", out / f"{stem}.svg"]
+    figure.savefig(paths[0], dpi=120, bbox_inches="tight")
+    figure.savefig(paths[1], bbox_inches="tight")
+    return paths
 
 
 def write_report(
