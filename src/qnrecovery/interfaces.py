@@ -165,10 +165,11 @@ class PathProblem:
         return total
 
     def is_feasible(self, path: tuple[Any, ...]) -> bool:
-        """Whether ``path`` runs from the source to a target within the budget."""
+        """Whether ``path`` reaches a target over working elements within budget."""
         if not path or path[0] != self.source or path[-1] not in self.targets:
             return False
-        return self.path_latency(path) <= self.latency_budget_ms
+        latency = self.path_latency(path)
+        return math.isfinite(latency) and latency <= self.latency_budget_ms
 
 
 @dataclass
