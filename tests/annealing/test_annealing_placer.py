@@ -316,3 +316,29 @@ def test_both_encodings_place(encoding: str) -> None:
     solution = AnnealingPlacer(random_state=0, encoding=encoding, **FAST).place(problem)
     assert solution.feasible
     assert solution.info["encoding"] == encoding
+
+
+@pytest.mark.slow  # building and embedding into a full-size Pegasus graph
+def test_a_structured_target_embeds_the_model_and_still_places_feasibly() -> None:
+    from qnrecovery.annealing import AnnealingPlacer
+    from qnrecovery.interfaces import HostSpec, PlacementProblem, ServiceSpec
+
+    problem = PlacementProblem(
+        services=(
+            ServiceSpec("db", "critical", 2.0, "h1"),
+            ServiceSpec("web", "important", 1.0, "h2"),
+        ),
+        hosts=(
+            HostSpec("h1", 4.0, "rack-a"),
+            HostSpec("h2", 4.0, "rack-b"),
+            HostSpec("h3", 4.0, "rack-c"),
+        ),
+    )
+
+    solution = AnnealingPlacer(
+        target="structured:pegasus", num_reads=5, random_state=0
+    ).place(problem)
+
+    assert solution.feasible
+    assert solution.info["target"] == "structured:pegasus"
+    assert not problem.violations(solution.assignment)

@@ -76,6 +76,12 @@ class AnnealingPlacer:
         Repair and locally improve the best samples.
     max_rounds : int, default=100
         Most passes of the local search.
+    target : str, default="neal"
+        Where the model is sampled: ``neal`` (local simulated annealing),
+        ``structured:pegasus`` / ``structured:zephyr`` / ``structured:chimera``
+        (local annealing behind a QPU graph, with minor embedding), or
+        ``dwave:<solver>`` (a D-Wave QPU; needs the ``qpu`` extra and a token).
+        Non-local targets take ``num_reads`` only. See ``docs/hardware.md``.
 
     Notes
     -----
@@ -116,6 +122,7 @@ class AnnealingPlacer:
         beta_range: tuple[float, float] | None = None,
         repair: bool = True,
         max_rounds: int = 100,
+        target: str = "neal",
     ) -> None:
         self.num_reads = num_reads
         self.num_sweeps = num_sweeps
@@ -128,6 +135,7 @@ class AnnealingPlacer:
         self.beta_range = beta_range
         self.repair = repair
         self.max_rounds = max_rounds
+        self.target = target
 
     _PARAMS = (
         "num_reads",
@@ -141,6 +149,7 @@ class AnnealingPlacer:
         "beta_range",
         "repair",
         "max_rounds",
+        "target",
     )
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -234,12 +243,11 @@ class AnnealingPlacer:
         Returns the decoded samples of every try, lowest energy first, and the
         best feasible one (``None`` if none was feasible).
         """
-        from dwave.samplers import SimulatedAnnealingSampler
-
         rng = np.random.default_rng(self.random_state)
         deadline = start + float(self.time_limit_s)
         penalties = Penalties.from_scale(index, candidates, float(self.penalty))
-        sampler = SimulatedAnnealingSampler()
+        sampler, local = self._sampler()
+        info["target"] = self.target
         decoded: list[tuple[float, np.ndarray]] = []
         best: tuple[float, np.ndarray] | None = None
         feasible_total = 0
@@ -248,14 +256,17 @@ class AnnealingPlacer:
             encoded = encode(index, candidates, penalties, self.encoding)  # type: ignore[arg-type]
             info["variables"] = encoded.bqm.num_variables
             info["interactions"] = encoded.bqm.num_interactions
-            sampleset = sampler.sample(
-                encoded.bqm,
-                num_reads=int(self.num_reads),
-                num_sweeps=int(self.num_sweeps),
-                beta_range=self.beta_range or _beta_range(index, candidates),
-                seed=int(rng.integers(2**31 - 1)),
-                interrupt_function=_interrupt(deadline),
-            )
+            if local:
+                sampleset = sampler.sample(
+                    encoded.bqm,
+                    num_reads=int(self.num_reads),
+                    num_sweeps=int(self.num_sweeps),
+                    beta_range=self.beta_range or _beta_range(index, candidates),
+                    seed=int(rng.integers(2**31 - 1)),
+                    interrupt_function=_interrupt(deadline),
+                )
+            else:
+                sampleset = sampler.sample(encoded.bqm, num_reads=int(self.num_reads))
             chosen, energies, feasible, violated = _judge(encoded, cqm, sampleset)
             info["reads"] += len(chosen)
             feasible_total += int(feasible.sum())
@@ -287,6 +298,23 @@ class AnnealingPlacer:
         decoded.sort(key=lambda pair: pair[0])
         samples = np.array([c for _, c in decoded], dtype=int)
         return samples, (best[1] if best is not None else None)
+
+    def _sampler(self) -> tuple[Any, bool]:
+        """Return the sampler of ``target`` and whether it is the local annealer.
+
+        ``neal`` is :class:`dwave.samplers.SimulatedAnnealingSampler`, driven
+        with this placer's sweeps, ``beta_range``, seed and time limit; other
+        targets (``structured:<graph>``, ``dwave:<solver>``) come from
+        :func:`qnrecovery.qpu.dwave.annealing_sampler` and take ``num_reads``.
+        """
+        if self.target == "neal":
+            from dwave.samplers import SimulatedAnnealingSampler
+
+            return SimulatedAnnealingSampler(), True
+
+        from qnrecovery.qpu.dwave import annealing_sampler
+
+        return annealing_sampler(self.target, seed=self.random_state), False
 
     def _repair(
         self,
