@@ -14,8 +14,11 @@ A target is named by a short string:
     ``fake:manila`` or ``fake:brisbane``). Circuits are transpiled to the
     device before they run.
 ``ibm:<backend>``
-    A real IBM Quantum backend. It needs the ``qpu`` extra and credentials;
-    see ``docs/configuration.md``.
+    A real IBM Quantum backend through ``qiskit-ibm-runtime``. It needs an
+    account (``QISKIT_IBM_TOKEN`` or a saved one); circuits are transpiled to
+    the backend's instruction set and sampled in a batch or session with the
+    error suppression of the ``targets`` settings (:mod:`qnrecovery.qpu.ibm`,
+    ``docs/hardware.md``).
 
 Qiskit is imported only when a sampler or backend is asked for, so parsing a
 target stays cheap.
@@ -26,13 +29,16 @@ from __future__ import annotations
 import importlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from qnrecovery.exceptions import ConfigError, ResourceLimitError
+from qnrecovery.qpu.specs import QUANTUM_TARGET
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
+
+    from qnrecovery.config import TargetsConfig
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT_BYTES",
@@ -159,6 +165,10 @@ class QuantumTarget:
         Seed of the sampler and of the simulator, for reproducible counts.
     optimization_level : int, default=1
         Preset pass manager level used when circuits are transpiled.
+    settings : TargetsConfig or None, default=None
+        For ``ibm``: account, execution mode, time-out and error suppression
+        (the ``targets`` section of the config); ``None`` uses the defaults
+        and the token from the environment or the saved account.
     """
 
     kind: TargetKind = "statevector"
@@ -166,6 +176,7 @@ class QuantumTarget:
     shots: int = 1024
     seed: int | None = None
     optimization_level: int = 1
+    settings: TargetsConfig | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -186,31 +197,58 @@ class QuantumTarget:
         """Return the Qiskit backend circuits are transpiled for and run on.
 
         ``statevector`` and ``aer`` give an ideal :class:`AerSimulator`;
-        ``fake:<device>`` gives ``AerSimulator.from_backend(device)``.
+        ``fake:<device>`` gives ``AerSimulator.from_backend(device)``;
+        ``ibm:<backend>`` gives the IBM backend (this contacts IBM Quantum).
+
+        Raises
+        ------
+        MissingCredentialsError
+            For ``ibm`` without an account.
         """
+        if self.kind == "ibm":
+            assert self.device is not None
+            return _ibm_backend(self.device, self.settings)
+
         from qiskit_aer import AerSimulator
 
         if self.kind in ("statevector", "aer"):
             return AerSimulator(seed_simulator=self.seed)
-        if self.kind == "fake":
-            assert self.device is not None
-            return AerSimulator.from_backend(
-                load_fake_device(self.device), seed_simulator=self.seed
-            )
-        raise ConfigError(
-            f"Target {self.name!r} runs on IBM Quantum hardware, which needs the "
-            "'qpu' extra and an account; local code paths cannot build it. Use "
-            "'statevector', 'aer' or 'fake:<device>' here."
+        assert self.device is not None
+        return AerSimulator.from_backend(
+            load_fake_device(self.device), seed_simulator=self.seed
         )
 
-    def sampler(self) -> Any:
+    def sampler(self, *, threads: int | None = None) -> Any:
         """Return a V2 sampler for this target.
 
         ``statevector`` gives :class:`qiskit.primitives.StatevectorSampler`;
         ``aer`` and ``fake:<device>`` give :class:`qiskit_aer.primitives.SamplerV2`
         (for ``fake`` on the device's noisy simulator; transpile circuits with
         :meth:`transpile` first).
+
+        ``ibm:<backend>`` gives the runtime's sampler in a batch or session
+        (close it with ``sampler.mode.close()``) with the configured error
+        suppression.
+
+        Parameters
+        ----------
+        threads : int or None, default=None
+            Aer's ``max_parallel_threads``; ``None`` keeps Aer's default (every
+            core). Many small circuits run faster on one thread. Ignored by
+            ``ibm``.
         """
+        if self.kind == "ibm":
+            from qnrecovery.config import TargetsConfig
+            from qnrecovery.qpu.ibm import runtime_sampler
+
+            settings = (self.settings or TargetsConfig()).model_copy(
+                update={
+                    "shots": self.shots,
+                    "optimization_level": self.optimization_level,
+                }
+            )
+            return runtime_sampler(self.backend(), settings, seed=self.seed)
+
         if self.kind == "statevector":
             from qiskit.primitives import StatevectorSampler
 
@@ -219,9 +257,29 @@ class QuantumTarget:
         from qiskit_aer.primitives import SamplerV2
 
         if self.kind == "aer":
-            return SamplerV2(default_shots=self.shots, seed=self.seed)
-        return SamplerV2.from_backend(
-            self.backend(), default_shots=self.shots, seed=self.seed
+            options = {} if threads is None else {"max_parallel_threads": threads}
+            return SamplerV2(
+                default_shots=self.shots,
+                seed=self.seed,
+                options={"backend_options": options},
+            )
+        backend = self.backend()
+        if threads is not None:
+            backend.set_options(max_parallel_threads=threads)
+        return SamplerV2.from_backend(backend, default_shots=self.shots, seed=self.seed)
+
+    def pass_manager(self) -> Any:
+        """Return the preset pass manager that :meth:`transpile` runs.
+
+        Hand it to primitives-based code that transpiles on its own (for
+        example ``ComputeUncompute(pass_manager=...)`` or ``VQC``).
+        """
+        from qiskit.transpiler import generate_preset_pass_manager
+
+        return generate_preset_pass_manager(
+            optimization_level=self.optimization_level,
+            backend=self.backend(),
+            seed_transpiler=self.seed,
         )
 
     def transpile(self, circuits: QuantumCircuit | list[QuantumCircuit]) -> Any:
@@ -230,17 +288,23 @@ class QuantumTarget:
         Ideal targets only decompose to gates Aer knows; ``fake:<device>``
         maps onto the device's basis gates and coupling map.
         """
-        from qiskit.transpiler import generate_preset_pass_manager
-
-        manager = generate_preset_pass_manager(
-            optimization_level=self.optimization_level,
-            backend=self.backend(),
-            seed_transpiler=self.seed,
-        )
-        return manager.run(circuits)
+        return self.pass_manager().run(circuits)
 
 
-_TARGET = re.compile(r"^(statevector|aer|fake|ibm)(?::([A-Za-z0-9_\-]+))?$")
+_TARGET = QUANTUM_TARGET
+
+#: IBM backends already opened, by name and account settings.
+_IBM_BACKENDS: dict[tuple[str, Any], Any] = {}
+
+
+def _ibm_backend(name: str, settings: TargetsConfig | None) -> Any:
+    from qnrecovery.qpu.ibm import ibm_backend
+
+    account = settings.ibm if settings is not None else None
+    key = (name, account)
+    if key not in _IBM_BACKENDS:
+        _IBM_BACKENDS[key] = ibm_backend(name, account)
+    return _IBM_BACKENDS[key]
 
 
 def parse_target(
@@ -249,6 +313,7 @@ def parse_target(
     shots: int = 1024,
     seed: int | None = None,
     optimization_level: int = 1,
+    settings: TargetsConfig | None = None,
 ) -> QuantumTarget:
     """Parse a target string such as ``'aer'`` or ``'fake:manila'``.
 
@@ -262,6 +327,8 @@ def parse_target(
         Seed for samplers and simulators.
     optimization_level : int, default=1
         Transpiler preset level (0-3).
+    settings : TargetsConfig or None, default=None
+        Account and execution settings used by ``ibm:<backend>``.
 
     Returns
     -------
@@ -305,4 +372,5 @@ def parse_target(
         shots=shots,
         seed=seed,
         optimization_level=optimization_level,
+        settings=settings,
     )
