@@ -16,13 +16,16 @@ from qnrecovery.drill import plan_drill, run_drill
 from qnrecovery.exceptions import DataError
 from qnrecovery.orchestrator.tiers import TIERS, StandbyKind
 
+# Cheap planning backends: these tests are about the drill, not the models.
+FAST_BACKENDS = {"predictor": "logistic", "detector": "zscore"}
+
 TIER_KEYS = {"count", "recovered", "p50_ms", "p99_ms", "max_ms", "objective_ms", "met"}
 
 
 def test_drill_on_missing_data_raises_data_error(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "telemetry.npz"
     with pytest.raises(DataError, match="nowhere"):
-        run_drill(DrillConfig(data=missing, backends={"predictor": "logistic"}))
+        run_drill(DrillConfig(data=missing, backends=FAST_BACKENDS))
 
 
 def test_nab_csv_plans_without_processes() -> None:
@@ -30,7 +33,7 @@ def test_nab_csv_plans_without_processes() -> None:
     config = DrillConfig(
         data=csv,
         components=2,
-        backends={"predictor": "logistic"},
+        backends=FAST_BACKENDS,
         duration_s=10.0,
     )
     plan = plan_drill(config)
@@ -58,7 +61,7 @@ def test_plan_on_real_asd_data(shared_file: Callable[..., Path]) -> None:
     config = DrillConfig(
         data=shared_file("asd", "omi-8.npz"),
         components=1,
-        backends={"predictor": "logistic"},
+        backends=FAST_BACKENDS,
         speed=1e4,
     )
     plan = plan_drill(config)
@@ -72,7 +75,7 @@ def test_short_drill_end_to_end() -> None:
     config = DrillConfig(
         components=2,
         duration_s=8,
-        backends={"predictor": "logistic"},
+        backends=FAST_BACKENDS,
         max_faults_per_component=2,
     )
     report = run_drill(config)
@@ -102,7 +105,7 @@ def test_short_drill_end_to_end() -> None:
 
     # Tiers with a hot standby lose no acknowledged write.
     assert set(report["data_loss"]) == set(tiers)
-    for name, loss in report["data_loss"].items():
+    for loss in report["data_loss"].values():
         assert loss["hot_standby"] is (StandbyKind.HOT in TIERS[name].standbys)
         assert loss["acked_writes"] > 0
         if loss["hot_standby"]:
@@ -111,3 +114,60 @@ def test_short_drill_end_to_end() -> None:
     assert report["backends"]["predictor"]["name"] == "logistic"
     text = json.dumps(report)
     assert json.loads(text)["summary"]["faults"] == len(recoveries)
+
+
+def test_drill_config_checks_fault_kinds() -> None:
+    assert DrillConfig().faults == ["kill", "hang", "slow"]
+    assert DrillConfig(faults=["hang", "hang", "cascade"]).faults == ["hang", "cascade"]
+    with pytest.raises(ValueError, match="meteor"):
+        DrillConfig(faults=["kill", "meteor"])
+    with pytest.raises(ValueError, match="no fault kind"):
+        DrillConfig(faults=[])
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_drill_with_every_fault_kind_reports_them() -> None:
+    from qnrecovery.runtime.faults import FAULT_KINDS
+
+    events: list[str] = []
+
+    class Sink:
+        def emit(self, event: object) -> None:
+            events.append(event.kind)  # type: ignore[attr-defined]
+
+    config = DrillConfig(
+        components=4,
+        duration_s=10,
+        profile="classical",
+        backends={"predictor": "logistic"},
+        max_faults_per_component=3,
+        faults=list(FAULT_KINDS),
+    )
+    report = run_drill(config, sinks=[Sink()])
+
+    recoveries = report["recoveries"]
+    assert {r["fault"] for r in recoveries} == set(FAULT_KINDS)
+    assert all(r["recovered"] for r in recoveries), recoveries
+    by_fault = report["summary"]["by_fault"]
+    assert set(by_fault) == set(FAULT_KINDS)
+    assert by_fault["standby-death"]["escalations"] >= 1
+    assert any(
+        r["trigger"] for r in recoveries if r["fault"] in ("cascade", "concurrent")
+    )
+    # Hangs and slowness are seen by heartbeats, kills by the exit.
+    for r in recoveries:
+        if r["fault"] in ("hang", "slow"):
+            assert r["detected_by"] in ("heartbeat", "phi"), r
+    assert report["fencing"]["epochs_with_two_primaries"] == 0
+    assert {"suspected", "recovered", "escalated"} <= set(events)
+    for loss in report["data_loss"].values():
+        assert loss["acked_writes"] > 0 and "rpo_writes_max" in loss
+    effect = report["prediction"]["effect"]
+    assert effect["predicted"]["count"] + effect["unpredicted"]["count"] == len(
+        recoveries
+    )
+    assert 0 <= effect["preparations_wasted"] <= effect["preparations_made"]
+    assert report["drains"]["enabled"] is True
+    assert isinstance(report["summary"]["false_failovers"]["count"], int)

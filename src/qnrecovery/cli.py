@@ -96,6 +96,13 @@ def run(
         float | None, typer.Option(help="Replay wall time in seconds (default 60).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default 0).")] = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            help="Fault kinds to inject in turn, comma-separated: kill, hang, "
+            "slow, standby-death, cascade, concurrent (default kill,hang,slow)."
+        ),
+    ] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the report as JSON here.")
     ] = None,
@@ -109,6 +116,10 @@ def run(
     from qnrecovery.exceptions import ConfigError
 
     try:
+        if faults is not None:
+            from qnrecovery.runtime.faults import parse_fault_kinds
+
+            faults_list = parse_fault_kinds(faults)
         config = load_config(
             config_file,
             data=data,
@@ -118,6 +129,7 @@ def run(
             speed=speed,
             duration_s=duration,
             seed=seed,
+            faults=faults_list if faults is not None else None,
         )
         if config.data is not None and not config.data.exists():
             raise _data_missing(config.data)
@@ -240,8 +252,25 @@ def _print_summary(report: dict[str, Any]) -> None:
 
 
 @app.command()
-def backends() -> None:
-    """List the registered backends by kind."""
+def backends(
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Validate the configured quantum and annealing targets offline: "
+            "credentials, QPU extra, device names. Exits 1 on any problem.",
+        ),
+    ] = False,
+    config_file: Annotated[
+        Path | None,
+        typer.Option("--config", help="YAML or JSON settings file (with --check)."),
+    ] = None,
+) -> None:
+    """List the registered backends by kind, or check the configured targets."""
+    if check:
+        _check_targets(config_file)
+        return
+
     from qnrecovery.registry import entries
 
     table = Table(title="Registered backends")
@@ -253,6 +282,143 @@ def backends() -> None:
         )
         table.add_row(entry.kind, entry.name, target, entry.origin)
     out.print(table)
+
+
+def _check_targets(config_file: Path | None) -> None:
+    from qnrecovery.qpu.check import check_targets, load_targets
+
+    try:
+        lines = check_targets(load_targets(config_file))
+    except QnRecoveryError as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        raise typer.Exit(2) from None
+    for line in lines:
+        (console if line.status == "problem" else out).print(
+            str(line), highlight=False, markup=False, soft_wrap=True
+        )
+    if any(line.status == "problem" for line in lines):
+        raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    suites: Annotated[
+        list[str] | None,
+        typer.Argument(help="Suites to run (default: every available one)."),
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option(help="Small sizes: a few minutes on a laptop.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of every suite.")] = 0,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Output folder (default ./bench-results/<timestamp>)."
+        ),
+    ] = None,
+    list_only: Annotated[
+        bool, typer.Option("--list", help="List the suites and whether each can run.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Benchmark each backend against its classical baseline: tables and plots."""
+    from qnrecovery.bench.cli_bench import bench_command
+
+    code = bench_command(
+        suites, quick=quick, seed=seed, out=out_dir, list_only=list_only, quiet=quiet
+    )
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def place(
+    problem_file: Annotated[
+        Path, typer.Argument(help="Placement problem, JSON or YAML.")
+    ],
+    placer: Annotated[
+        str, typer.Option(help="Placer backend: annealing, milp, greedy, ...")
+    ] = "annealing",
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option", help="KEY=VALUE placer option, repeatable (num_reads=50)."
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="random_state of a seedable placer.")
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the solution as JSON here.")
+    ] = None,
+) -> None:
+    """Place standbys: print the assignment, objective and constraint slack."""
+    from qnrecovery.annealing.cli_place import run_place
+
+    try:
+        feasible = run_place(problem_file, placer, option or [], seed, json_path, out)
+    except QnRecoveryError as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        raise typer.Exit(2) from None
+    if not feasible:
+        raise typer.Exit(1)
+
+
+@app.command()
+def simulate(
+    components: Annotated[int, typer.Option(help="Simulated components.")] = 1000,
+    days: Annotated[float, typer.Option(help="Simulated days.")] = 7.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    profile: Annotated[
+        str, typer.Option(help="Detector and predictor profile: classical or quantum.")
+    ] = "classical",
+    backend: Annotated[
+        list[str] | None,
+        typer.Option("--backend", help="KIND=NAME, repeatable (placer=greedy)."),
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the report as JSON here.")
+    ] = None,
+    calibrate: Annotated[
+        Path | None,
+        typer.Option(help="Record the history, calibrate the thresholds, save here."),
+    ] = None,
+    target_waste_rate: Annotated[
+        float, typer.Option(help="Calibration target: share of unneeded preparations.")
+    ] = 0.5,
+    forecast_cache: Annotated[
+        Path | None,
+        typer.Option(help="Keep the per-server forecasts in this .npz and reuse them."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="ASD/SMD .npz file or folder. Default: the bundled ASD."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+) -> None:
+    """Simulate a fleet over days of replayed failures; print its policy metrics."""
+    from qnrecovery.config import parse_backend_options
+    from qnrecovery.fleet.cli_simulate import run_simulate
+
+    try:
+        run_simulate(
+            components=components,
+            days=days,
+            seed=seed,
+            profile=profile,
+            backends=parse_backend_options(backend or []),
+            json_path=json_path,
+            calibrate_path=calibrate,
+            target_waste_rate=target_waste_rate,
+            forecast_cache=forecast_cache,
+            data=data,
+            quiet=quiet,
+            out=out,
+            err=console,
+        )
+    except QnRecoveryError as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def main() -> None:

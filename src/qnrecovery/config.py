@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -30,8 +33,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROFILES",
+    "CalibrationConfig",
     "DrillConfig",
+    "MetricsConfig",
+    "NotifierConfig",
     "PlannerConfig",
+    "TargetsConfig",
     "format_validation_error",
     "load_config",
     "parse_backend_options",
@@ -72,11 +79,15 @@ class PlannerConfig(_Strict):
     horizon_rows : int, default=12
         A preparation is needed if a fault follows within this many telemetry
         rows; it is also the predictor's horizon.
+    drain : bool, default=True
+        From ``immediate`` on, also send the component's reads to its hot
+        standby (the router drains the primary).
     """
 
     prepare: float = Field(0.5, gt=0.0, lt=1.0)
     immediate: float = Field(0.8, gt=0.0, le=1.0)
     horizon_rows: int = Field(12, ge=1, le=10_000)
+    drain: bool = True
 
     @model_validator(mode="after")
     def _ordered(self) -> PlannerConfig:
@@ -90,7 +101,248 @@ class PlannerConfig(_Strict):
         """The planner these settings describe."""
         from qnrecovery.orchestrator.planner import Planner
 
-        return Planner(self.prepare, self.immediate, self.horizon_rows)
+        return Planner(self.prepare, self.immediate, self.horizon_rows, self.drain)
+
+
+class MetricsConfig(_Strict):
+    """The Prometheus endpoint (see :mod:`qnrecovery.observability.metrics`).
+
+    Attributes
+    ----------
+    enabled : bool, default=False
+    host : str, default="127.0.0.1"
+        Address to bind; anything else exposes the metrics to the network.
+    port : int, default=9464
+        0 picks a free port (the drill reports which).
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(9464, ge=0, le=65_535)
+
+
+class NotifierConfig(_Strict):
+    """Escalation to people (see :mod:`qnrecovery.observability.notify`).
+
+    Attributes
+    ----------
+    webhook_url : str or None, default=None
+        Receives a JSON POST per ``unrecovered`` or ``objective-missed`` event.
+    command : list of str or None, default=None
+        Program and arguments run per event, the event JSON on stdin.
+    timeout_s : float, default=5
+    retries : int, default=3
+    """
+
+    webhook_url: str | None = None
+    command: list[str] | None = None
+    timeout_s: float = Field(5.0, gt=0.0, le=300.0)
+    retries: int = Field(3, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> NotifierConfig:
+        if self.webhook_url is not None and self.command is not None:
+            raise ValueError("give webhook_url or command, not both")
+        if self.webhook_url is not None and not self.webhook_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError("webhook_url must start with http:// or https://")
+        if self.command is not None and (not self.command or not all(self.command)):
+            raise ValueError("command must be a non-empty list of strings")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a webhook or a command is configured."""
+        return self.webhook_url is not None or self.command is not None
+
+
+class CalibrationConfig(_Strict):
+    """Threshold calibration (see :mod:`qnrecovery.orchestrator.calibration`).
+
+    Attributes
+    ----------
+    path : Path or None, default=None
+        JSON file of the history and the calibration; ``None`` records none.
+    target_waste_rate : float, default=0.5
+        Highest acceptable share of preparations that no fault followed.
+    """
+
+    path: Path | None = None
+    target_waste_rate: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class _Secretive(_Strict):
+    # Validation errors never echo the input, which may hold a token.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class ErrorSuppressionConfig(_Secretive):
+    """Error suppression the IBM runtime sampler applies on hardware.
+
+    Attributes
+    ----------
+    dynamical_decoupling : bool, default=False
+        Pad idle qubits with decoupling pulses.
+    dd_sequence : {"XX", "XpXm", "XY4"}, default="XX"
+        The decoupling sequence.
+    twirl_gates : bool, default=False
+        Pauli twirling of two-qubit gate layers.
+    twirl_measure : bool, default=False
+        Measurement twirling: flips random qubits before readout and undoes
+        the flip in the bits, which turns biased readout errors into
+        symmetric ones. It is the readout error handling the sampler offers.
+    """
+
+    dynamical_decoupling: bool = False
+    dd_sequence: Literal["XX", "XpXm", "XY4"] = "XX"
+    twirl_gates: bool = False
+    twirl_measure: bool = False
+
+
+class IBMConfig(_Secretive):
+    """How to reach IBM Quantum through ``qiskit-ibm-runtime``.
+
+    Attributes
+    ----------
+    channel : {"ibm_quantum_platform", "ibm_cloud"} or None, default=None
+        ``None`` uses ``QISKIT_IBM_CHANNEL`` or the saved account's channel.
+    instance : str or None, default=None
+        Cloud resource name (CRN) or instance name; ``None`` lets the service
+        choose (``QISKIT_IBM_INSTANCE`` is read too).
+    token : SecretStr or None, default=None
+        API key. Prefer ``QISKIT_IBM_TOKEN`` or a saved account over a file.
+    account_name : str or None, default=None
+        Name of a saved account (``QiskitRuntimeService.save_account``).
+    execution_mode : {"batch", "session", "job"}, default="batch"
+        How sampler jobs are grouped on the service.
+    """
+
+    channel: Literal["ibm_quantum_platform", "ibm_cloud"] | None = None
+    instance: str | None = None
+    token: SecretStr | None = None
+    account_name: str | None = None
+    execution_mode: Literal["batch", "session", "job"] = "batch"
+
+
+class DWaveConfig(_Secretive):
+    """How to reach D-Wave and how problems are embedded on a QPU graph.
+
+    Attributes
+    ----------
+    token : SecretStr or None, default=None
+        Leap API token. Prefer ``DWAVE_API_TOKEN`` or the dwave config file.
+    profile : str or None, default=None
+        Profile of the dwave config file (``dwave config create``).
+    num_reads : int, default=100
+        Samples per QPU or structured-sampler call.
+    chain_strength : float or None, default=None
+        Coupling that holds a chain of physical qubits together; ``None``
+        computes it by uniform torque compensation.
+    chain_strength_prefactor : float, default=1.414
+        Prefactor of uniform torque compensation.
+    chain_break_method : str, default="majority_vote"
+        How a broken chain is read: ``majority_vote``, ``discard`` (drop the
+        sample) or ``weighted_random``.
+    embedding_tries : int, default=10
+        Restarts of the minor-embedding heuristic (minorminer ``tries``).
+    embedding_timeout_s : float, default=60
+        Time limit of the minor-embedding heuristic, in seconds.
+    hybrid_time_limit_s : float or None, default=None
+        Time limit of the hybrid solver; ``None`` takes the solver's minimum.
+    """
+
+    token: SecretStr | None = None
+    profile: str | None = None
+    num_reads: int = Field(100, ge=1, le=10_000)
+    chain_strength: float | None = Field(None, gt=0.0)
+    chain_strength_prefactor: float = Field(1.414, gt=0.0)
+    chain_break_method: Literal["majority_vote", "discard", "weighted_random"] = (
+        "majority_vote"
+    )
+    embedding_tries: int = Field(10, ge=1, le=1_000)
+    embedding_timeout_s: float = Field(60.0, gt=0.0)
+    hybrid_time_limit_s: float | None = Field(None, gt=0.0)
+
+
+#: Environment variables that override the ``targets`` section.
+TARGET_ENV = {
+    "QNRECOVERY_QUANTUM_TARGET": "quantum",
+    "QNRECOVERY_ANNEALING_TARGET": "annealing",
+    "QNRECOVERY_FALLBACK": "fallback",
+}
+
+
+class TargetsConfig(_Secretive):
+    """Where quantum and annealing work runs; the default is always local.
+
+    Attributes
+    ----------
+    quantum : str, default="statevector"
+        ``statevector``, ``aer``, ``fake:<device>`` or ``ibm:<backend>``.
+    annealing : str, default="neal"
+        ``neal``, ``structured:pegasus``, ``structured:zephyr``,
+        ``dwave:<solver>`` or ``dwave-hybrid``.
+    fallback : {"fail", "simulator"}, default="fail"
+        When a hardware job fails or times out: raise, or rerun on the local
+        simulator with a warning and ``fallback: true`` in the result info.
+    optimization_level : int, default=1
+        Preset pass manager level (0-3) used to transpile to the device.
+    shots : int, default=1024
+        Shots per circuit on sampling targets.
+    job_timeout_s : float, default=900
+        Longest wait for one hardware job, in seconds.
+    error_suppression : ErrorSuppressionConfig
+    ibm : IBMConfig
+    dwave : DWaveConfig
+    """
+
+    quantum: str = "statevector"
+    annealing: str = "neal"
+    fallback: Literal["fail", "simulator"] = "fail"
+    optimization_level: int = Field(1, ge=0, le=3)
+    shots: int = Field(1024, ge=1, le=10_000_000)
+    job_timeout_s: float = Field(900.0, gt=0.0, le=7 * 86_400.0)
+    error_suppression: ErrorSuppressionConfig = Field(
+        default_factory=ErrorSuppressionConfig
+    )
+    ibm: IBMConfig = Field(default_factory=IBMConfig)
+    dwave: DWaveConfig = Field(default_factory=DWaveConfig)
+
+    @field_validator("quantum")
+    @classmethod
+    def _quantum_spec(cls, value: str) -> str:
+        from qnrecovery.qpu.specs import check_quantum_spec
+
+        check_quantum_spec(value)
+        return value.strip()
+
+    @field_validator("annealing")
+    @classmethod
+    def _annealing_spec(cls, value: str) -> str:
+        from qnrecovery.qpu.specs import parse_annealing_spec
+
+        return parse_annealing_spec(value).spec
+
+    def with_env(self, environ: Mapping[str, str] | None = None) -> TargetsConfig:
+        """These settings with ``QNRECOVERY_*`` environment variables applied.
+
+        ``QNRECOVERY_QUANTUM_TARGET``, ``QNRECOVERY_ANNEALING_TARGET`` and
+        ``QNRECOVERY_FALLBACK`` win over the file.
+
+        Raises
+        ------
+        ConfigError
+            If a variable holds an invalid value.
+        """
+        env = os.environ if environ is None else environ
+        changes = {key: env[var] for var, key in TARGET_ENV.items() if env.get(var)}
+        if not changes:
+            return self
+        try:
+            return TargetsConfig(**{**self.model_dump(), **changes})
+        except ValidationError as err:
+            raise ConfigError(format_validation_error(err, "environment")) from None
 
 
 class DrillConfig(_Strict):
@@ -126,6 +378,19 @@ class DrillConfig(_Strict):
         Heartbeat period of the failure detector.
     heartbeat_misses : int, default=3
         Missed heartbeats before a component is suspected.
+    faults : list of str, default=["kill", "hang", "slow"]
+        Fault kinds the drill injects, in turn (see
+        :data:`qnrecovery.runtime.faults.FAULT_KINDS`).
+    pause_tolerance_ms : float, default=0
+        A primary paused no longer than this is not failed over.
+    phi_threshold : float, default=8
+        Suspicion level of the phi-accrual failure detector.
+    phi_window : int, default=100
+        Heartbeat intervals the phi-accrual detector estimates from.
+    hang_ms : float, default=500
+        How long a ``hang`` fault pauses the primary before SIGCONT.
+    slow_ms : float, default=250
+        Latency a ``slow`` fault adds to every request of the primary.
     feature_window : int, default=12
         Trailing rows summarised into each predictor feature vector.
     max_faults_per_component : int or None, default=None
@@ -135,7 +400,18 @@ class DrillConfig(_Strict):
     nan_policy : {"raise", "ffill"}, default="raise"
         What to do with NaN or infinite values in ``.npz`` telemetry: refuse
         the file, or carry the last finite value forward (zero at the start).
+    targets : TargetsConfig
+        Where quantum and annealing work runs (simulators by default).
+    metrics : MetricsConfig
+        Prometheus endpoint (off by default).
+    notifier : NotifierConfig
+        Webhook or command for unrecovered components and missed objectives.
+    calibration : CalibrationConfig
+        Where the history for threshold calibration is kept.
     """
+
+    # Validation errors never echo the input, which may hold a token.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     data: Path | None = None
     components: int = Field(4, ge=1, le=32)
@@ -149,10 +425,20 @@ class DrillConfig(_Strict):
     write_rate: float = Field(100.0, gt=0.0, le=5_000.0)
     heartbeat_ms: float = Field(20.0, gt=0.0, le=10_000.0)
     heartbeat_misses: int = Field(3, ge=1, le=100)
+    faults: list[str] = Field(default_factory=lambda: ["kill", "hang", "slow"])
+    pause_tolerance_ms: float = Field(0.0, ge=0.0, le=60_000.0)
+    phi_threshold: float = Field(8.0, gt=0.0, le=100.0)
+    phi_window: int = Field(100, ge=2, le=100_000)
+    hang_ms: float = Field(500.0, ge=0.0, le=600_000.0)
+    slow_ms: float = Field(250.0, gt=0.0, le=60_000.0)
     feature_window: int = Field(12, ge=2, le=1_000)
     max_faults_per_component: int | None = Field(None, ge=0)
     planner: PlannerConfig = Field(default_factory=PlannerConfig)
     nan_policy: Literal["raise", "ffill"] = "raise"
+    targets: TargetsConfig = Field(default_factory=lambda: TargetsConfig())
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    notifier: NotifierConfig = Field(default_factory=NotifierConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
 
     @field_validator("backends", "backend_options")
     @classmethod
@@ -163,6 +449,19 @@ class DrillConfig(_Strict):
                 f"unknown backend kind(s) {unknown}; expected {', '.join(KINDS)}"
             )
         return value
+
+    @field_validator("faults")
+    @classmethod
+    def _known_faults(cls, value: list[str]) -> list[str]:
+        from qnrecovery.runtime.faults import FAULT_KINDS
+
+        unknown = sorted(set(value) - set(FAULT_KINDS))
+        if unknown or not value:
+            raise ValueError(
+                f"unknown or no fault kind(s) {unknown}; choose from "
+                f"{', '.join(FAULT_KINDS)}"
+            )
+        return list(dict.fromkeys(value))
 
     @field_validator("tiers")
     @classmethod

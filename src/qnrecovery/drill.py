@@ -4,9 +4,12 @@ A drill starts a handful of components of the reference workload (one
 primary worker process each, with the standbys its tier asks for, placed on
 logical hosts by the configured placer), replays one real server's metrics
 per component, lets the configured detector, predictor and planner prepare,
-and SIGKILLs a component's primary at the end of every labelled anomaly
-segment of its telemetry. A client load writes and reads through the router
-all along; afterwards every acknowledged write is checked.
+and injects a fault into a component at the end of every labelled anomaly
+segment of its telemetry. The fault kinds (``config.faults``: kill, hang,
+slow, standby-death, cascade, concurrent; see :mod:`qnrecovery.runtime.faults`)
+are used in turn. A client load writes and reads through the router all
+along; afterwards every acknowledged write is checked, and so is fencing: no
+epoch may have writes acknowledged by two primaries.
 
 Examples
 --------
@@ -24,7 +27,7 @@ import logging
 import math
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,11 +49,12 @@ from qnrecovery.interfaces import (
     ServiceSpec,
 )
 from qnrecovery.orchestrator.engine import Orchestrator, RecoveryRecord
+from qnrecovery.orchestrator.events import EventSink
 from qnrecovery.orchestrator.forecast import Forecast, forecast
 from qnrecovery.orchestrator.planner import PredictionReview
 from qnrecovery.orchestrator.tiers import TIERS, StandbyKind
 from qnrecovery.registry import backend, entries, get_backend_class
-from qnrecovery.runtime.faults import inject
+from qnrecovery.runtime import faults as fault_injection
 
 __all__ = ["DrillPlan", "ProgressFn", "plan_drill", "run_drill"]
 
@@ -365,6 +369,7 @@ def run_drill(
     *,
     progress: ProgressFn | None = None,
     workdir: Path | None = None,
+    sinks: Sequence[EventSink] = (),
 ) -> dict[str, Any]:
     """Run a drill and return its report (the JSON report's content).
 
@@ -375,7 +380,10 @@ def run_drill(
     progress : callable, optional
         ``progress(stage, done, total)``, called as the drill advances.
     workdir : Path, optional
-        Folder for snapshot files; a temporary folder by default.
+        Folder for snapshot files and the recovery-state file; a temporary
+        folder by default.
+    sinks : sequence of EventSink, default=()
+        Receivers of every recovery event of the orchestrator.
 
     Returns
     -------
@@ -388,7 +396,7 @@ def run_drill(
     with tempfile.TemporaryDirectory(prefix="qnrecovery-") as tmp:
         folder = Path(workdir) if workdir is not None else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        live = asyncio.run(_live(plan, folder, progress))
+        live = asyncio.run(_live(plan, folder, progress, tuple(sinks)))
     report = build_report(plan, live)
     report["duration_s"] = time.perf_counter() - started
     return report
@@ -401,6 +409,8 @@ class _Injected:
     time: float
     deferred_rows: int = 0
     kind: str = "kill"
+    trigger: str | None = None
+    """For a component hit by another's cascade or concurrent fault: that one."""
 
 
 @dataclass
@@ -414,10 +424,15 @@ class _LiveResult:
     suspicions: list[dict[str, Any]]
     started: float
     replay_s: float
+    drains: list[dict[str, Any]] = field(default_factory=list)
+    fencing: dict[str, Any] = field(default_factory=dict)
 
 
 async def _live(
-    plan: DrillPlan, folder: Path, progress: ProgressFn | None
+    plan: DrillPlan,
+    folder: Path,
+    progress: ProgressFn | None,
+    sinks: tuple[EventSink, ...] = (),
 ) -> _LiveResult:
     from qnrecovery.runtime.load import ClientLoad
     from qnrecovery.runtime.router import Router
@@ -432,6 +447,11 @@ async def _live(
             folder,
             heartbeat_s=config.heartbeat_ms / 1e3,
             heartbeat_misses=config.heartbeat_misses,
+            pause_tolerance_s=config.pause_tolerance_ms / 1e3,
+            phi_threshold=config.phi_threshold,
+            phi_window=config.phi_window,
+            drain=config.planner.drain,
+            sinks=sinks,
             routes=lambda name, kind: plan.routes.get(f"{name}/{kind}", {}).get("path"),
         )
         try:
@@ -463,12 +483,22 @@ async def _live(
                         "answered": s.answered,
                         "failed": s.failed,
                         "retried": s.retried,
+                        "stale_replies": s.stale_replies,
+                        "drained_reads": s.drained_reads,
                     }
                     for name, s in router.stats.items()
                 },
                 suspicions=list(orchestrator.suspicions),
                 started=replay["started"],
                 replay_s=replay["replay_s"],
+                drains=list(orchestrator.drains),
+                fencing={
+                    name: {
+                        str(epoch): sorted(names)
+                        for epoch, names in load.primaries_per_epoch(name).items()
+                    }
+                    for name in load.ledgers
+                },
             )
         finally:
             await orchestrator.close()
@@ -493,6 +523,7 @@ async def _replay(
     skipped: list[dict[str, Any]] = []
     preparations: list[dict[str, Any]] = []
     preparing: dict[str, asyncio.Task[Any]] = {}
+    injector = _Injector(plan, orchestrator, supervisor, load)
     snapshot_every = max(1, round(1.0 / plan.row_period_s))
 
     expected_s = plan.n_rows * plan.row_period_s
@@ -520,19 +551,18 @@ async def _replay(
             if row in faults[name]:
                 deferred[name].append(row)
             if deferred[name] and orchestrator.protected(name):
-                fault = await _kill(
-                    orchestrator, supervisor, load, name, deferred[name][0], row
-                )
-                if fault is not None:
+                hits = await injector.inject(name, deferred[name][0], row)
+                if hits:
                     deferred[name].pop(0)
-                    injected.append(fault)
+                    injected.extend(hits)
             if row >= len(series.probabilities):
                 continue
             level = planner.level(float(series.probabilities[row]))
             task = preparing.get(name)
             if level != group.prepared and (task is None or task.done()):
+                probability = float(series.probabilities[row])
                 preparing[name] = asyncio.create_task(
-                    _prepare(orchestrator, name, level, row, preparations)
+                    _prepare(orchestrator, name, level, row, preparations, probability)
                 )
             elif row % snapshot_every == 0 and (task is None or task.done()):
                 preparing[name] = asyncio.create_task(orchestrator.snapshot(name))
@@ -547,18 +577,17 @@ async def _replay(
     while any(deferred.values()) and time.monotonic() < drain_until:
         for name, rows in deferred.items():
             if rows and orchestrator.protected(name):
-                fault = await _kill(
-                    orchestrator, supervisor, load, name, rows[0], plan.n_rows
-                )
-                if fault is not None:
+                hits = await injector.inject(name, rows[0], plan.n_rows)
+                if hits:
                     rows.pop(0)
-                    injected.append(fault)
+                    injected.extend(hits)
         await asyncio.sleep(0.01)
     for name, rows in deferred.items():
         skipped.extend(
             {"component": name, "row": r, "reason": "still recovering"} for r in rows
         )
     pending = [t for t in preparing.values() if not t.done()]
+    pending += [t for t in injector.tasks if not t.done()]
     if pending:
         await asyncio.wait(pending, timeout=10.0)
     return {
@@ -570,32 +599,120 @@ async def _replay(
     }
 
 
-async def _kill(
-    orchestrator: Orchestrator,
-    supervisor: Any,
-    load: Any,
-    name: str,
-    fault_row: int,
-    row: int,
-) -> _Injected | None:
-    """SIGKILL a component's primary while a client write is in flight.
+class _Injector:
+    """Injects each fault kind in turn; returns what it hit."""
 
-    Returns ``None``, leaving the fault for a later row, if the primary
-    changed or exited while the drill waited for a write in flight.
-    """
-    primary = orchestrator.components[name].primary
-    with contextlib.suppress(RuntimeFailure):
-        # At a low write rate no write may start in time; kill anyway.
-        await load.wait_write_in_flight(name, timeout=0.05)
-    if primary is None or primary is not orchestrator.components[name].primary:
-        return None
-    try:
-        when = inject("kill", supervisor, primary)
-    except RuntimeFailure:
-        return None
-    orchestrator.note_fault(name, "kill", when)
-    logger.info("%s: SIGKILL of %s for row %d", name, primary.name, fault_row)
-    return _Injected(name, fault_row, when, row - fault_row)
+    def __init__(
+        self, plan: DrillPlan, orchestrator: Orchestrator, supervisor: Any, load: Any
+    ) -> None:
+        self.plan = plan
+        self.orchestrator = orchestrator
+        self.supervisor = supervisor
+        self.load = load
+        self.kinds = list(plan.config.faults)
+        self.count = 0
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    async def inject(self, name: str, fault_row: int, row: int) -> list[_Injected]:
+        """Inject the next fault kind at `name`; ``[]`` leaves it for later.
+
+        The fault is injected while a client write is in flight. An empty
+        list means the primary changed or exited while the drill waited.
+        """
+        primary = self.orchestrator.components[name].primary
+        with contextlib.suppress(RuntimeFailure):
+            # At a low write rate no write may start in time; inject anyway.
+            await self.load.wait_write_in_flight(name, timeout=0.05)
+        if primary is None or primary is not self.orchestrator.components[name].primary:
+            return []
+        kind = self.kinds[self.count % len(self.kinds)]
+        try:
+            hits = await self._inject(kind, name, primary, fault_row, row)
+        except RuntimeFailure as err:
+            logger.info("%s: %s fault not injected: %s", name, kind, err)
+            return []
+        self.count += 1
+        return hits
+
+    def _note(
+        self,
+        name: str,
+        kind: str,
+        when: float,
+        fault_row: int,
+        row: int,
+        trigger: str | None = None,
+    ) -> _Injected:
+        self.orchestrator.note_fault(name, kind, when)
+        return _Injected(name, fault_row, when, row - fault_row, kind, trigger)
+
+    async def _inject(
+        self, kind: str, name: str, primary: Any, fault_row: int, row: int
+    ) -> list[_Injected]:
+        config, sup = self.plan.config, self.supervisor
+        if kind == "kill":
+            when = fault_injection.inject_kill(sup, primary)
+        elif kind == "hang":
+            when = fault_injection.inject_hang(sup, primary)
+            self.tasks.append(asyncio.create_task(self._resume(primary)))
+        elif kind == "slow":
+            when = await fault_injection.inject_slow(sup, primary, config.slow_ms / 1e3)
+        elif kind == "standby-death":
+            group = self.orchestrator.components[name]
+            standby = group.live_standby(StandbyKind.HOT) or group.live_standby(
+                StandbyKind.WARM
+            )
+            if standby is None:
+                when = fault_injection.inject_kill(sup, primary)
+            else:
+                when, _ = fault_injection.inject_standby_death(sup, primary, standby)
+        else:
+            return await self._inject_many(kind, name, fault_row, row)
+        logger.info(
+            "%s: %s fault at %s for row %d", name, kind, primary.name, fault_row
+        )
+        return [self._note(name, kind, when, fault_row, row)]
+
+    async def _inject_many(
+        self, kind: str, name: str, fault_row: int, row: int
+    ) -> list[_Injected]:
+        """A cascade (20 ms apart) or concurrent faults (at once) on several."""
+        components = self.orchestrator.components
+        targets = [
+            n for n in [name, *self._others(kind, name)] if components[n].primary
+        ]
+        primaries = [p for n in targets if (p := components[n].primary) is not None]
+        hits: list[_Injected] = []
+
+        def note(i: int, when: float) -> None:
+            trigger = None if targets[i] == name else name
+            hits.append(self._note(targets[i], kind, when, fault_row, row, trigger))
+
+        interval = 0.02 if kind == "cascade" else 0.0
+        await fault_injection.inject_many(self.supervisor, primaries, interval, note)
+        logger.info("%s: %s fault on %s for row %d", name, kind, targets, fault_row)
+        return hits
+
+    def _others(self, kind: str, name: str) -> list[str]:
+        """Protected components to hit with `name`: two, or one per other tier."""
+        tier = self.orchestrator.components[name].tier.name
+        ready = [
+            c["name"]
+            for c in self.plan.components
+            if c["name"] != name and self.orchestrator.protected(c["name"])
+        ]
+        if kind == "cascade":
+            return ready[:2]
+        chosen: dict[str, str] = {}
+        for other in ready:
+            other_tier = self.orchestrator.components[other].tier.name
+            if other_tier != tier:
+                chosen.setdefault(other_tier, other)
+        return list(chosen.values())
+
+    async def _resume(self, handle: Any) -> None:
+        await asyncio.sleep(self.plan.config.hang_ms / 1e3)
+        fault_injection.resume(self.supervisor, handle)
 
 
 async def _prepare(
@@ -604,8 +721,9 @@ async def _prepare(
     level: Any,
     row: int,
     log: list[dict[str, Any]],
+    probability: float | None = None,
 ) -> None:
-    action = await orchestrator.prepare(name, level)
+    action = await orchestrator.prepare(name, level, probability=probability)
     if action is not None:
         log.append(
             {
@@ -676,6 +794,13 @@ def build_report(plan: DrillPlan, live: _LiveResult) -> dict[str, Any]:
                 "new_primary": record.new_primary if record else None,
                 "epoch": record.epoch if record else None,
                 "route": record.route if record else None,
+                "why": record.why if record else None,
+                "trigger": fault.trigger,
+                "fence_wait_ms": record.fence_wait_ms if record else None,
+                "drained": record.drained if record else False,
+                "rpo_writes": record.rpo_writes if record else None,
+                "rpo_ms": record.rpo_ms if record else None,
+                "snapshot_fallbacks": record.snapshot_fallbacks if record else [],
             }
         )
 
@@ -695,6 +820,7 @@ def build_report(plan: DrillPlan, live: _LiveResult) -> dict[str, Any]:
             "count": count,
             "recovered": len(times),
             "p50_ms": _percentile(times, 50),
+            "p95_ms": _percentile(times, 95),
             "p99_ms": _percentile(times, 99),
             "max_ms": max(times) if times else None,
             "objective_ms": spec.objective_ms,
@@ -710,6 +836,7 @@ def build_report(plan: DrillPlan, live: _LiveResult) -> dict[str, Any]:
             ),
             "hot_standby": StandbyKind.HOT in spec.standbys,
             "components": {m: _jsonable(live.loss[m]) for m in members},
+            **_rpo([r for r in recoveries if r["tier"] == tier_name]),
         }
 
     faults_total = len(recoveries)
@@ -752,6 +879,8 @@ def build_report(plan: DrillPlan, live: _LiveResult) -> dict[str, Any]:
             "tiers": tiers,
             "faults": faults_total,
             "recovered": sum(1 for r in recoveries if r["recovered"]),
+            "by_fault": _by_fault(recoveries),
+            "false_failovers": _false_failovers(live),
         },
         "data_loss": loss,
         "prediction": {
@@ -767,12 +896,34 @@ def build_report(plan: DrillPlan, live: _LiveResult) -> dict[str, Any]:
                 "prepare": config.planner.prepare,
                 "immediate": config.planner.immediate,
             },
+            "effect": _prediction_effect(plan, live, recoveries),
         },
         "preparations": live.preparations,
         "suspicions": [
             {**s, "time": s["time"] - live.started} for s in live.suspicions
         ],
         "availability": _availability(live, recoveries),
+        "drains": {
+            "enabled": config.planner.drain,
+            "count": len(live.drains),
+            "drained_reads": sum(
+                s.get("drained_reads", 0) for s in live.router.values()
+            ),
+            "recoveries_while_drained": sum(1 for r in recoveries if r["drained"]),
+            "events": [{**d, "time": d["time"] - live.started} for d in live.drains],
+        },
+        "fencing": {
+            "primaries_per_epoch": live.fencing,
+            "epochs_with_two_primaries": sum(
+                1
+                for epochs in live.fencing.values()
+                for names in epochs.values()
+                if len(names) > 1
+            ),
+            "stale_replies_dropped": sum(
+                s.get("stale_replies", 0) for s in live.router.values()
+            ),
+        },
         "timings": plan.timings | {"replay_s": live.replay_s},
         "timeline": {
             c["name"]: {
@@ -784,6 +935,115 @@ def build_report(plan: DrillPlan, live: _LiveResult) -> dict[str, Any]:
             }
             for c in plan.components
         },
+    }
+
+
+def _stats(times: list[float]) -> dict[str, Any]:
+    return {
+        "count": len(times),
+        "p50_ms": _percentile(times, 50),
+        "p95_ms": _percentile(times, 95),
+        "p99_ms": _percentile(times, 99),
+        "max_ms": max(times) if times else None,
+    }
+
+
+def _by_fault(recoveries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Recovery times per fault kind, and per kind and tier."""
+    out: dict[str, Any] = {}
+    for kind in sorted({r["fault"] for r in recoveries}):
+        mine = [r for r in recoveries if r["fault"] == kind]
+        times = [r["recovery_ms"] for r in mine if r["recovery_ms"] is not None]
+        tiers = {
+            tier: _stats(
+                [
+                    r["recovery_ms"]
+                    for r in mine
+                    if r["tier"] == tier and r["recovery_ms"] is not None
+                ]
+            )
+            for tier in sorted({r["tier"] for r in mine})
+        }
+        out[kind] = {
+            **_stats(times),
+            "faults": len(mine),
+            "escalations": sum(r["escalations"] for r in mine),
+            "tiers": tiers,
+        }
+    return out
+
+
+def _rpo(recoveries: list[dict[str, Any]]) -> dict[str, Any]:
+    """RPO of a tier's recoveries: writes and milliseconds behind the primary."""
+    writes = [r["rpo_writes"] for r in recoveries if r["rpo_writes"] is not None]
+    ms = [r["rpo_ms"] for r in recoveries if r["rpo_ms"] is not None]
+    return {
+        "rpo_writes_max": max(writes) if writes else None,
+        "rpo_writes_mean": float(np.mean(writes)) if writes else None,
+        "rpo_ms_max": max(ms) if ms else None,
+        "rpo_ms_p50": _percentile(ms, 50),
+    }
+
+
+def _false_failovers(live: _LiveResult) -> dict[str, Any]:
+    """Failovers of a primary no fault was injected into."""
+    false = [r for r in live.records if r.fault == "unknown"]
+    return {
+        "count": len(false),
+        "events": [
+            {
+                "component": r.component,
+                "detected_by": r.detected_by,
+                "why": r.why,
+                "at_s": r.detect_time - live.started,
+                "recovered": r.ok,
+            }
+            for r in false
+        ],
+    }
+
+
+def _prediction_effect(
+    plan: DrillPlan, live: _LiveResult, recoveries: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Recoveries with and without a prediction ahead, lead times, and waste.
+
+    A preparation the drill made (a level change the planner asked for) is
+    wasted when no fault hit its component within the planner's horizon
+    after it.
+    """
+    horizon = plan.config.planner.horizon_rows
+    groups = {}
+    for label, predicted in (("predicted", True), ("unpredicted", False)):
+        mine = [r for r in recoveries if r["predicted"] is predicted]
+        times = [r["recovery_ms"] for r in mine if r["recovery_ms"] is not None]
+        strategies: dict[str, int] = {}
+        for r in mine:
+            key = r["strategy"] or "failed"
+            strategies[key] = strategies.get(key, 0) + 1
+        groups[label] = {**_stats(times), "strategies": strategies}
+    leads = [r["lead_time_s"] for r in recoveries if r["predicted"]]
+    raised = [p for p in live.preparations if p["level"] != "monitor"]
+    fault_rows: dict[str, list[int]] = {}
+    for fault in live.injected:
+        fault_rows.setdefault(fault.component, []).append(fault.row)
+    wasted = [
+        p
+        for p in raised
+        if not any(
+            p["row"] <= f <= p["row"] + horizon
+            for f in fault_rows.get(p["component"], [])
+        )
+    ]
+    return {
+        **groups,
+        "lead_time_s": {
+            "p50": _percentile(leads, 50),
+            "max": max(leads) if leads else None,
+        },
+        "preparations_made": len(raised),
+        "preparations_wasted": len(wasted),
+        "hot_promotions": sum(1 for p in raised if "hot" in str(p["action"])),
     }
 
 

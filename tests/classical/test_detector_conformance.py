@@ -16,6 +16,7 @@ from qnrecovery.registry import backend, entries
 
 FAST_OPTIONS: dict[str, dict[str, Any]] = {
     "isolation-forest": {"n_estimators": 30, "random_state": 0},
+    "spiking": {"codegen_target": "numpy"},
     "zscore": {"window": 8},
 }
 

@@ -25,7 +25,10 @@ from qnrecovery.interfaces import (
 )
 from qnrecovery.registry import backend, entries
 
-FAST_OPTIONS: dict[tuple[str, str], dict[str, Any]] = {}
+FAST_OPTIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("placer", "annealing"): {"num_reads": 10, "num_sweeps": 200, "random_state": 0},
+    ("path", "grover"): {"latency_bits": 4, "random_state": 0},
+}
 
 PLACERS = [entry.name for entry in entries("placer")]
 SEARCHERS = [entry.name for entry in entries("path")]

@@ -24,14 +24,19 @@ class Live:
     orchestrator: Orchestrator
     loads: list[Any] = field(default_factory=list)
     """Client loads the scenario started; stopped before the router closes."""
+    engines: list[Orchestrator] = field(default_factory=list)
+    """More engines the scenario started (a restarted one); closed at the end."""
 
 
 Scenario = Callable[[Live], Awaitable[None]]
 
 
 @pytest.fixture
-def run_live(tmp_path: Path) -> Iterator[Callable[[Scenario], None]]:
+def run_live(tmp_path: Path) -> Iterator[Callable[..., None]]:
     """Run ``scenario(live)`` in a fresh event loop with a started router.
+
+    Keyword arguments given to the runner go to the :class:`Orchestrator`
+    (they replace the fast heartbeat defaults used here).
 
     The engine is closed and every worker stopped inside the loop even when
     the scenario fails; teardown kills and reaps every process group once
@@ -39,15 +44,15 @@ def run_live(tmp_path: Path) -> Iterator[Callable[[Scenario], None]]:
     """
     supervisors: list[Supervisor] = []
 
-    def run(scenario: Scenario) -> None:
+    def run(scenario: Scenario, **options: Any) -> None:
         supervisor = Supervisor()
+        settings: dict[str, Any] = {"heartbeat_s": 0.05, "heartbeat_misses": 5}
+        settings |= options
         supervisors.append(supervisor)
 
         async def main() -> None:
             router = Router()
-            orchestrator = Orchestrator(
-                supervisor, router, tmp_path, heartbeat_s=0.05, heartbeat_misses=5
-            )
+            orchestrator = Orchestrator(supervisor, router, tmp_path, **settings)
             live = Live(supervisor, router, orchestrator)
             try:
                 await router.start()
@@ -55,7 +60,8 @@ def run_live(tmp_path: Path) -> Iterator[Callable[[Scenario], None]]:
             finally:
                 for load in live.loads:
                     await load.stop(timeout=1.0)
-                await orchestrator.close()
+                for engine in [orchestrator, *live.engines]:
+                    await engine.close()
                 await router.close()
                 await supervisor.stop_all(grace=1.0)
 

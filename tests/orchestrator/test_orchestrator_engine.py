@@ -78,6 +78,13 @@ def lost_keys(load: ClientLoad, name: str, data: dict[str, Any]) -> set[str]:
     return {k for k, (value, _) in acked.items() if data.get(k) != value}
 
 
+def corrupt(path: Path) -> None:
+    """Change a snapshot's data so that its checksum no longer matches."""
+    snapshot = json.loads(path.read_text(encoding="utf-8"))
+    snapshot["data"]["a"] = "tampered"
+    path.write_text(json.dumps(snapshot), encoding="utf-8")
+
+
 def assert_recovered_by(record: RecoveryRecord, strategy: str, when: float) -> None:
     assert record.ok, record.attempts
     assert record.strategy == strategy
@@ -281,15 +288,20 @@ def test_corrupt_snapshot_fails_the_cold_start_with_a_clear_error(
         )
         path = await orchestrator.snapshot("kv")
         assert path is not None
-        snapshot = json.loads(path.read_text(encoding="utf-8"))
-        snapshot["data"]["a"] = 2  # the checksum no longer matches
-        path.write_text(json.dumps(snapshot), encoding="utf-8")
+        # Every snapshot kept is corrupt, so there is nothing to fall back to.
+        snapshots = orchestrator.state.snapshots("kv")
+        assert len(snapshots) == 2
+        for info in snapshots:
+            corrupt(Path(info["path"]))
 
         await fail_primary(live, "kv", None)
         record = await recovered(live, 1)
 
+        assert len(record.snapshot_fallbacks) == 2
         assert not record.ok and record.strategy is None
-        assert record.recovery_ms is None and record.escalations == 1
+        retries = orchestrator.cold_retries
+        assert record.recovery_ms is None and record.escalations == 1 + retries
+        assert [a.kind for a in record.attempts] == ["cold"] * (1 + retries)
         attempt = record.attempts[0]
         assert attempt.kind == "cold" and not attempt.ok
         assert "exited with code 3" in (attempt.error or "")

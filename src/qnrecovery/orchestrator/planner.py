@@ -94,11 +94,15 @@ class Planner:
     immediate : float, default=0.8
     horizon_rows : int, default=12
         A preparation is needed if a fault follows within this many rows.
+    drain : bool, default=True
+        At :attr:`PrepareLevel.IMMEDIATE`, also drain the component: its
+        reads go to the hot standby.
     """
 
     prepare: float = 0.5
     immediate: float = 0.8
     horizon_rows: int = 12
+    drain: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 < self.prepare <= self.immediate <= 1.0:

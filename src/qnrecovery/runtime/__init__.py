@@ -9,7 +9,8 @@ are OS processes on 127.0.0.1. Names are imported lazily, so a worker process
 ``WorkerHandle``       one started worker
 ``Router``             sends client requests to each component's primary
 ``ClientLoad``         writes and reads through the router, with a ledger
-``inject_kill``        crash a worker (see ``FAULT_KINDS``)
+``inject_kill``        crash a worker; ``faults`` holds every kind of
+                       ``FAULT_KINDS``
 =====================  ==================================================
 """
 
@@ -26,13 +27,23 @@ __all__ = [
     "Supervisor",
     "WorkerHandle",
     "inject",
+    "inject_hang",
     "inject_kill",
+    "inject_many",
+    "inject_slow",
+    "inject_standby_death",
+    "resume",
 ]
 
 _WHERE = {
     "FAULT_KINDS": "faults",
     "inject": "faults",
     "inject_kill": "faults",
+    "inject_hang": "faults",
+    "inject_many": "faults",
+    "inject_slow": "faults",
+    "inject_standby_death": "faults",
+    "resume": "faults",
     "ClientLoad": "load",
     "Connection": "protocol",
     "Router": "router",

@@ -42,6 +42,8 @@ class Ledger:
     ----------
     acked : dict
         ``key -> (value, time.monotonic() of the ack)`` of acknowledged writes.
+    acked_by : dict
+        ``key -> (worker name, epoch)`` of the primary that acknowledged it.
     writes : int
         Writes sent.
     failed_writes : int
@@ -56,6 +58,7 @@ class Ledger:
     """
 
     acked: dict[str, tuple[Any, float]] = field(default_factory=dict)
+    acked_by: dict[str, tuple[str, int]] = field(default_factory=dict)
     writes: int = 0
     failed_writes: int = 0
     retried_writes: int = 0
@@ -245,6 +248,7 @@ class ClientLoad:
             ledger.in_flight -= 1
         if reply.get("ok"):
             ledger.acked[key] = (value, time.monotonic())
+            ledger.acked_by[key] = (str(reply.get("name")), int(reply.get("epoch", -1)))
             if reply.get("attempts", 1) > 1:
                 ledger.retried_writes += 1
         else:
@@ -270,6 +274,16 @@ class ClientLoad:
             ledger.read_mismatches += 1
 
     # -- results --------------------------------------------------------------
+
+    def primaries_per_epoch(self, component: str) -> dict[int, set[str]]:
+        """Workers that acknowledged writes of `component`, by epoch.
+
+        Fencing holds when every set has one member.
+        """
+        out: dict[int, set[str]] = {}
+        for name, epoch in self.ledgers[component].acked_by.values():
+            out.setdefault(epoch, set()).add(name)
+        return out
 
     def report(self) -> dict[str, dict[str, Any]]:
         """Counters per component, with the acknowledged write rate.

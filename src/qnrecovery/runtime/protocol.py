@@ -49,6 +49,7 @@ ERROR_CODES = (
     "not-primary",
     "not-standby",
     "stale-epoch",
+    "lease-expired",
     "bad-checksum",
     "out-of-order",
     "attach-failed",

@@ -8,8 +8,21 @@ current route, which the orchestrator may have switched meanwhile, until the
 request's deadline, and only then replies with an error. A client therefore
 never sees an acknowledgement the current primary did not give.
 
+Fencing: a route's epoch never goes back (:meth:`Router.switch` refuses an
+older one), and a successful reply counts only if it carries the epoch of the
+route *when it arrives*; a reply of an older epoch (a primary that was paused
+and woke up after the switch, say) is dropped and the request retried on the
+current primary. A client therefore never sees an answer from a superseded
+primary.
+
+Draining: :meth:`Router.drain` sends a component's reads to its hot standby
+(which holds every acknowledged write) until :meth:`Router.undrain`; writes
+still go to the primary, and a refused standby read falls back to it.
+
 The router also records, per component, when each ``(name, epoch)`` pair first
-answered, which is how a drill measures recovery time.
+answered, which is how a drill measures recovery time, and the sequence
+number, epoch and time of every acknowledged write (:attr:`RouteStats.acks`),
+from which the recovery engine measures a warm standby's RPO.
 
 Examples
 --------
@@ -27,6 +40,7 @@ import contextlib
 import errno
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -45,7 +59,10 @@ __all__ = ["Route", "RouteStats", "Router"]
 logger = logging.getLogger(__name__)
 
 #: Worker error codes after which the router retries on the current route.
-RETRY_ERRORS = frozenset({"stale-epoch", "not-primary"})
+RETRY_ERRORS = frozenset({"stale-epoch", "not-primary", "lease-expired"})
+
+#: Acknowledged writes remembered per component for RPO measurement.
+ACK_HISTORY = 20_000
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,13 @@ class RouteStats:
     first_answers : dict
         ``(name, epoch) -> time.monotonic()`` of that primary's first
         successful answer.
+    stale_replies : int
+        Successful replies dropped because they carried an older epoch than
+        the route had when they arrived.
+    drained_reads : int
+        Reads answered by the hot standby while the component was drained.
+    acks : deque of (epoch, seq, time)
+        The last :data:`ACK_HISTORY` acknowledged writes.
     """
 
     requests: int = 0
@@ -94,6 +118,27 @@ class RouteStats:
     failed: int = 0
     retried: int = 0
     first_answers: dict[tuple[str, int], float] = field(default_factory=dict)
+    stale_replies: int = 0
+    drained_reads: int = 0
+    acks: deque[tuple[int, int, float]] = field(
+        default_factory=lambda: deque(maxlen=ACK_HISTORY)
+    )
+
+    def last_ack(self, epoch: int) -> tuple[int, float] | None:
+        """``(seq, time)`` of the newest write acknowledged in `epoch`."""
+        for e, seq, t in reversed(self.acks):
+            if e == epoch:
+                return seq, t
+        return None
+
+    def ack_time(self, seq: int) -> float | None:
+        """When the write with sequence number `seq` was acknowledged."""
+        for _, s, t in reversed(self.acks):
+            if s == seq:
+                return t
+            if s < seq:
+                return None
+        return None
 
 
 class Router:
@@ -117,6 +162,8 @@ class Router:
         ``component -> Route``.
     stats : dict
         ``component -> RouteStats``.
+    drained : dict
+        ``component -> (port, name)`` of the hot standby serving its reads.
     """
 
     def __init__(
@@ -133,6 +180,7 @@ class Router:
         self.pool_size = pool_size
         self.routes: dict[str, Route] = {}
         self.stats: dict[str, RouteStats] = {}
+        self.drained: dict[str, tuple[int, str]] = {}
         self._pools: dict[int, list[Connection]] = {}
         self._changed: dict[str, asyncio.Event] = {}
         self._server: asyncio.Server | None = None
@@ -223,8 +271,19 @@ class Router:
             Its epoch, stamped on every forwarded request.
         name : str
             Its worker name.
+
+        Raises
+        ------
+        RuntimeFailure
+            If `epoch` is older than the current route's: a superseded
+            orchestrator must not route clients back to an old primary.
         """
         old = self.routes.get(component)
+        if old is not None and epoch < old.epoch:
+            raise RuntimeFailure(
+                f"route switch of {component!r} to {name!r} at epoch {epoch} "
+                f"refused: the route is already at epoch {old.epoch}"
+            )
         self.routes[component] = Route(port, epoch, name, time.monotonic())
         self.stats.setdefault(component, RouteStats())
         if old is not None and old.port != port:
@@ -235,6 +294,17 @@ class Router:
         if event is not None:
             event.set()
         logger.info("route %s -> %s (port %d, epoch %d)", component, name, port, epoch)
+
+    def drain(self, component: str, port: int, name: str) -> None:
+        """Send `component`'s reads to its hot standby at `port` from now on."""
+        if component not in self.routes:
+            raise RuntimeFailure(f"cannot drain {component!r}: it has no route")
+        self.drained[component] = (port, name)
+        logger.info("drain %s: reads -> hot standby %s", component, name)
+
+    def undrain(self, component: str) -> bool:
+        """Send `component`'s reads to its primary again; whether it was drained."""
+        return self.drained.pop(component, None) is not None
 
     def first_answer_after(self, component: str, epoch: int) -> float | None:
         """When a primary of `epoch` or later first answered for `component`.
@@ -286,12 +356,31 @@ class Router:
             )
         stats = self.stats[component]
         stats.requests += 1
-        reply = await self._forward(component, op, msg, stats)
+        reply = None
+        if op == "get" and component in self.drained:
+            reply = await self._standby_read(component, msg, stats)
+        if reply is None:
+            reply = await self._forward(component, op, msg, stats)
         if reply.get("ok"):
             stats.answered += 1
         else:
             stats.failed += 1
         return reply
+
+    async def _standby_read(
+        self, component: str, msg: dict[str, Any], stats: RouteStats
+    ) -> dict[str, Any] | None:
+        """A drained read from the hot standby, or ``None`` to ask the primary."""
+        port, name = self.drained[component]
+        route = self.routes[component]
+        fwd = {"op": "get", "key": msg["key"], "epoch": route.epoch, "standby": True}
+        standby = Route(port, route.epoch, name, route.switched_at)
+        reply = await self._attempt(standby, fwd, self.attempt_timeout)
+        fresh = self.routes[component].epoch == int(reply.get("epoch", -1))
+        if not reply.get("ok") or not fresh:
+            return None
+        stats.drained_reads += 1
+        return {**reply, "attempts": 1}
 
     async def _forward(
         self, component: str, op: str, msg: dict[str, Any], stats: RouteStats
@@ -309,13 +398,23 @@ class Router:
             reply = await self._attempt(
                 route, fwd, min(self.attempt_timeout, remaining)
             )
+            epoch = int(reply.get("epoch", -1))
+            current = self.routes[component].epoch
+            if reply.get("ok") and epoch == current:
+                now = time.monotonic()
+                key = (str(reply.get("name", route.name)), epoch)
+                stats.first_answers.setdefault(key, now)
+                if op == "put" and "seq" in reply:
+                    stats.acks.append((epoch, int(reply["seq"]), now))
+                return {**reply, "attempts": attempts}
             if reply.get("ok"):
-                key = (str(reply.get("name", route.name)), int(reply.get("epoch", -1)))
-                stats.first_answers.setdefault(key, time.monotonic())
+                # Answered by a primary the route moved away from meanwhile.
+                stats.stale_replies += 1
+                last = f"stale reply of epoch {epoch}; the route is at {current}"
+            elif reply.get("error") not in RETRY_ERRORS | {"unavailable"}:
                 return {**reply, "attempts": attempts}
-            if reply.get("error") not in RETRY_ERRORS | {"unavailable"}:
-                return {**reply, "attempts": attempts}
-            last = f"{reply.get('error')}: {reply.get('detail')}"
+            else:
+                last = f"{reply.get('error')}: {reply.get('detail')}"
 
             remaining = deadline - time.monotonic()
             if remaining <= 0:

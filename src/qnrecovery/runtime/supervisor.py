@@ -423,7 +423,12 @@ class Supervisor:
         return reply
 
     async def promote(
-        self, handle: WorkerHandle, epoch: int, timeout: float = 2.0
+        self,
+        handle: WorkerHandle,
+        epoch: int,
+        timeout: float = 2.0,
+        *,
+        lease_until: float | None = None,
     ) -> dict[str, Any]:
         """Promote a standby to primary with `epoch`.
 
@@ -435,6 +440,8 @@ class Supervisor:
             New epoch; must exceed the standby's.
         timeout : float, default=2.0
             Seconds to wait.
+        lease_until : float, optional
+            ``time.monotonic()`` until which the new primary holds its lease.
 
         Returns
         -------
@@ -446,8 +453,11 @@ class Supervisor:
         RuntimeFailure
             If the standby is gone or refuses; escalate to another tier.
         """
+        msg: dict[str, Any] = {"op": "promote", "epoch": epoch}
+        if lease_until is not None:
+            msg["lease_until"] = lease_until
         try:
-            reply = await self.call(handle, {"op": "promote", "epoch": epoch}, timeout)
+            reply = await self.call(handle, msg, timeout)
         except RuntimeFailure as err:
             raise RuntimeFailure(
                 f"cannot promote {handle.describe()} to epoch {epoch}: {err}"

@@ -8,15 +8,22 @@ It listens on 127.0.0.1 (``--port 0``, the default, lets the system choose),
 prints exactly one line ``READY <port>`` on stdout and then serves the
 operations of :mod:`qnrecovery.runtime.protocol`:
 
-``ping``
-    ``{ok, name, role, epoch, seq, standbys}``; never waits for a write.
+``ping [lease_until]``
+    ``{ok, name, role, epoch, seq, standbys}``; never waits for a write. With
+    ``lease_until`` (a ``time.monotonic()`` value of the sender, the same
+    clock on one host) a primary's lease is extended to that time.
+``slow {delay}``
+    Fault injection: every later request waits ``delay`` seconds before it is
+    handled (0 ends it). Never delayed itself.
 ``put {key, value, epoch}``
     Primary only, and only when ``epoch`` equals the worker's epoch. The write
     gets the next sequence number and is applied by every attached hot standby
     before the primary applies it and replies ``{ok, seq, epoch, name}``;
     attached warm standbys receive it later from a background shipper.
-``get {key, epoch}``
+``get {key, epoch[, standby]}``
     Primary only, fenced by epoch like ``put``; ``{ok, value, name, epoch}``.
+    With ``standby: true`` a hot standby of that epoch answers too (a drained
+    component's reads); it holds every acknowledged write.
 ``replicate {seq, key, value, epoch, crc}``
     Standby only: checks the checksum and the epoch, applies records in
     sequence order; ``{ok, seq}``.
@@ -27,7 +34,7 @@ operations of :mod:`qnrecovery.runtime.protocol`:
     every later write to it (``hot``: synchronously; ``warm``: every
     ``interval`` seconds). Snapshot and registration happen under the lock
     that orders writes, so no write falls between them.
-``promote {epoch}``
+``promote {epoch[, lease_until]}``
     Standby only: becomes primary with a greater epoch; ``{ok, epoch, seq}``.
 ``snapshot {path}``
     Writes ``{data, seq, epoch, crc}`` to ``path`` atomically.
@@ -36,6 +43,11 @@ operations of :mod:`qnrecovery.runtime.protocol`:
 
 A primary learns that it was superseded when a hot standby refuses its
 replication with ``stale-epoch``; from then on it refuses reads and writes.
+A primary that holds a lease (``--lease``, a ``promote`` or a ``ping`` with
+``lease_until``) also refuses reads and writes with ``lease-expired`` once the
+lease ran out without renewal, so a primary that was paused (SIGSTOP) and wakes up
+after its standby took over cannot acknowledge anything: the orchestrator
+promotes a standby of a live primary only after that primary's lease expired.
 
 Started with ``--snapshot PATH``, the worker begins from that snapshot (a cold
 standby); an unreadable or corrupt file ends it with exit code 3. SIGTERM and
@@ -55,6 +67,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +97,9 @@ ROLES = ("primary", "hot", "warm")
 
 #: Exit code for a snapshot that cannot be read or fails its checksum.
 EXIT_BAD_SNAPSHOT = 3
+
+#: Exit code for a port that cannot be bound.
+EXIT_PORT_IN_USE = 4
 
 Reply = dict[str, Any]
 
@@ -248,6 +264,8 @@ class Worker:
         self.data: dict[str, Any] = {}
         self.seq = 0
         self.fenced = False
+        self.delay = 0.0
+        self.lease_until: float | None = None
         self._standbys: list[_Standby] = []
         self._write_lock = asyncio.Lock()
         self._handlers = {
@@ -260,7 +278,16 @@ class Worker:
             "promote": self._promote,
             "snapshot": self._snapshot,
             "dump": self._dump,
+            "slow": self._slow,
         }
+
+    def grant_lease(self, until: float) -> None:
+        """Extend the primary's lease to ``time.monotonic()`` value `until`."""
+        self.lease_until = max(until, self.lease_until or until)
+
+    def lease_expired(self) -> bool:
+        """Whether a lease was granted and ran out without renewal."""
+        return self.lease_until is not None and time.monotonic() > self.lease_until
 
     def restore(self, snap: dict[str, Any]) -> None:
         """Replace the state with a verified snapshot."""
@@ -277,6 +304,8 @@ class Worker:
                 f"unknown op {msg.get('op')!r}; expected one of "
                 f"{sorted(self._handlers)}",
             )
+        if self.delay > 0 and handler != self._slow:
+            await asyncio.sleep(self.delay)
         try:
             return await handler(msg)
         except (KeyError, TypeError, ValueError) as err:
@@ -312,6 +341,16 @@ class Worker:
                 f"request epoch {epoch} is older than worker {self.name!r}'s "
                 f"epoch {self.epoch}; refresh the route",
             )
+        return self._lease_check(msg["op"])
+
+    def _lease_check(self, op: str) -> Reply | None:
+        if self.lease_expired():
+            return error_reply(
+                "lease-expired",
+                f"worker {self.name!r} (epoch {self.epoch}) refuses {op!r}: its "
+                "lease ran out without renewal, so a standby may have taken "
+                "over; retry on the current primary",
+            )
         return None
 
     def _standby_check(self, op: str, epoch: int) -> Reply | None:
@@ -332,6 +371,9 @@ class Worker:
     # -- client operations ----------------------------------------------------
 
     async def _ping(self, msg: dict[str, Any]) -> Reply:
+        lease = msg.get("lease_until")
+        if lease is not None and self.role == "primary" and not self.fenced:
+            self.grant_lease(float(lease))
         return {
             "ok": True,
             "name": self.name,
@@ -346,11 +388,30 @@ class Worker:
         }
 
     async def _get(self, msg: dict[str, Any]) -> Reply:
+        if msg.get("standby") and self.role == "hot":
+            return self._standby_get(msg)
         refused = self._primary_check(msg)
         if refused:
             return refused
         value = self.data.get(msg["key"])
         return {"ok": True, "value": value, "name": self.name, "epoch": self.epoch}
+
+    def _standby_get(self, msg: dict[str, Any]) -> Reply:
+        """A read of a drained component, answered by its hot standby."""
+        if self.fenced or int(msg["epoch"]) != self.epoch:
+            return error_reply(
+                "stale-epoch",
+                f"hot standby {self.name!r} is at epoch {self.epoch}; a standby "
+                f"read of epoch {msg['epoch']} is refused",
+            )
+        value = self.data.get(msg["key"])
+        return {
+            "ok": True,
+            "value": value,
+            "name": self.name,
+            "epoch": self.epoch,
+            "standby": True,
+        }
 
     async def _put(self, msg: dict[str, Any]) -> Reply:
         key, value = str(msg["key"]), msg["value"]
@@ -375,6 +436,10 @@ class Worker:
                     "hot standby refused its replication; the write was not "
                     "acknowledged",
                 )
+            refused = self._lease_check("put")
+            if refused:
+                # Paused while replicating: a standby may be primary by now.
+                return refused
             self.seq += 1
             self.data[key] = value
             for s in self._standbys:
@@ -467,6 +532,8 @@ class Worker:
                 f"got {epoch}",
             )
         self.role, self.epoch = "primary", epoch
+        if msg.get("lease_until") is not None:
+            self.lease_until = float(msg["lease_until"])
         logger.info("worker %s: promoted to primary, epoch %d", self.name, epoch)
         return {"ok": True, "epoch": self.epoch, "seq": self.seq, "name": self.name}
 
@@ -540,6 +607,14 @@ class Worker:
     async def _dump(self, msg: dict[str, Any]) -> Reply:
         return {"ok": True, "data": self.data, "seq": self.seq, "epoch": self.epoch}
 
+    async def _slow(self, msg: dict[str, Any]) -> Reply:
+        delay = float(msg["delay"])
+        if not 0.0 <= delay <= 60.0:
+            raise ValueError(f"delay must be in [0, 60] seconds; got {delay}")
+        self.delay = delay
+        logger.warning("worker %s: every request now waits %g s", self.name, delay)
+        return {"ok": True, "delay": delay}
+
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -556,6 +631,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=1.0,
         help="seconds to wait for a standby's acknowledgement before detaching it",
+    )
+    parser.add_argument(
+        "--lease",
+        type=float,
+        default=None,
+        help="a primary's lease in seconds, renewed by pings that carry one",
     )
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
@@ -590,7 +671,8 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit code: 0 after SIGTERM, 3 for a bad snapshot.
+        Exit code: 0 after SIGTERM, 3 for a bad snapshot, 4 for a port that
+        cannot be bound.
     """
     args = _parse_args(argv)
     logging.basicConfig(
@@ -599,6 +681,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(message)s",
     )
     worker = Worker(args.name, args.role, args.epoch, hot_timeout=args.hot_timeout)
+    if args.lease is not None and args.role == "primary":
+        worker.grant_lease(time.monotonic() + args.lease)
     if args.snapshot is not None:
         try:
             worker.restore(load_snapshot(args.snapshot))
@@ -608,7 +692,14 @@ def main(argv: list[str] | None = None) -> int:
                 "without --snapshot.\n"
             )
             return EXIT_BAD_SNAPSHOT
-    asyncio.run(_run(worker, args.port))
+    try:
+        asyncio.run(_run(worker, args.port))
+    except OSError as err:
+        sys.stderr.write(
+            f"worker {args.name}: cannot listen on {HOST}:{args.port}: {err}. "
+            "Stop what holds the port or pass --port 0.\n"
+        )
+        return EXIT_PORT_IN_USE
     return 0
 
 
