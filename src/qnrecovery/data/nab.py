@@ -25,7 +25,13 @@ import numpy as np
 from qnrecovery.data._common import as_existing_path
 from qnrecovery.exceptions import ConfigError, DataError
 
-__all__ = ["NabSeries", "load_nab", "load_nab_series", "read_nab_windows"]
+__all__ = [
+    "NabSeries",
+    "load_nab",
+    "load_nab_series",
+    "read_nab_rows",
+    "read_nab_windows",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -245,6 +251,22 @@ def load_nab(
                 logger.warning("%s has no entry in %s; no windows", key, label_file)
         series.append(load_nab_series(f, windows, sort=sort, dedupe=dedupe))
     return series
+
+
+def read_nab_rows(csv_path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Timestamps and values of a NAB CSV in file order, as NAB's scorer reads them.
+
+    Unlike :func:`load_nab_series`, rows are neither sorted nor de-duplicated
+    (two NAB files have a repeated or out-of-order timestamp), so the rows
+    line up with NAB's own result files.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, empty, or holds an unparsable or non-finite
+        entry.
+    """
+    return _read_csv(as_existing_path(csv_path, "NAB file"))
 
 
 def _read_csv(p: Path) -> tuple[np.ndarray, np.ndarray]:
