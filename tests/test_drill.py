@@ -71,12 +71,15 @@ def test_plan_on_real_asd_data(shared_file: Callable[..., Path]) -> None:
 
 @pytest.mark.integration
 @pytest.mark.timeout(110)
-def test_short_drill_end_to_end() -> None:
+def test_short_drill_end_to_end(tmp_path: Path) -> None:
+    calibration_file = tmp_path / "calibration.json"
     config = DrillConfig(
         components=2,
         duration_s=8,
         backends=FAST_BACKENDS,
         max_faults_per_component=2,
+        calibration={"path": calibration_file},
+        metrics={"enabled": True, "port": 0},
     )
     report = run_drill(config)
 
@@ -105,13 +108,25 @@ def test_short_drill_end_to_end() -> None:
 
     # Tiers with a hot standby lose no acknowledged write.
     assert set(report["data_loss"]) == set(tiers)
-    for loss in report["data_loss"].values():
+    for name, loss in report["data_loss"].items():
         assert loss["hot_standby"] is (StandbyKind.HOT in TIERS[name].standbys)
         assert loss["acked_writes"] > 0
         if loss["hot_standby"]:
             assert loss["acked_writes_lost"] == 0, loss
 
     assert report["backends"]["predictor"]["name"] == "logistic"
+    # The quantum profile's path searcher and placer ran on the local targets.
+    assert report["backends"]["path"]["options"]["target"] == "statevector"
+    assert report["backends"]["placer"]["options"]["target"] == "neal"
+
+    # The configured sinks received the drill's events; the calibration file
+    # holds this drill's faults and the thresholds calibrated on them.
+    assert report["sinks"] == ["MetricsExporter"]
+    saved = json.loads(calibration_file.read_text())
+    assert report["calibration"]["calibration"]["failures"] == len(
+        report["recoveries"]
+    ) + len(report["skipped_faults"])
+    assert saved
     text = json.dumps(report)
     assert json.loads(text)["summary"]["faults"] == len(recoveries)
 

@@ -82,12 +82,17 @@ class PlannerConfig(_Strict):
     drain : bool, default=True
         From ``immediate`` on, also send the component's reads to its hot
         standby (the router drains the primary).
+    replace_standbys : bool, default=True
+        From ``immediate`` on, give the component's host that failure
+        probability, run the placer again and move the standbys it places
+        elsewhere (make-before-break); the report lists each revision.
     """
 
     prepare: float = Field(0.5, gt=0.0, lt=1.0)
     immediate: float = Field(0.8, gt=0.0, le=1.0)
     horizon_rows: int = Field(12, ge=1, le=10_000)
     drain: bool = True
+    replace_standbys: bool = True
 
     @model_validator(mode="after")
     def _ordered(self) -> PlannerConfig:

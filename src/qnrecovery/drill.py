@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import inspect
 import logging
 import math
 import tempfile
@@ -51,7 +53,7 @@ from qnrecovery.interfaces import (
 from qnrecovery.orchestrator.engine import Orchestrator, RecoveryRecord
 from qnrecovery.orchestrator.events import EventSink
 from qnrecovery.orchestrator.forecast import Forecast, forecast
-from qnrecovery.orchestrator.planner import PredictionReview
+from qnrecovery.orchestrator.planner import PredictionReview, PrepareLevel
 from qnrecovery.orchestrator.tiers import TIERS, StandbyKind
 from qnrecovery.registry import backend, entries, get_backend_class
 from qnrecovery.runtime import faults as fault_injection
@@ -116,28 +118,51 @@ class DrillPlan:
     row_period_s: float
     n_rows: int
     timings: dict[str, float] = field(default_factory=dict)
+    placement_problem: PlacementProblem | None = None
 
 
 def choose_backend(config: DrillConfig, kind: str) -> ChosenBackend:
     """Resolve the backend for ``kind``: explicit, else the profile's.
 
     A profile's backend that is not installed falls back to the classical
-    profile's; a backend named explicitly must exist.
+    profile's; a backend named explicitly must exist. Backends that run on a
+    quantum or annealing target get the configured ``targets`` unless their
+    own options name one.
     """
     asked = config.backend_name(kind)
     options = dict(config.backend_options.get(kind, {}))
     try:
-        return ChosenBackend(
-            kind, asked, asked, get_backend_class(kind, asked), options
-        )
+        cls = get_backend_class(kind, asked)
+        name = asked
     except BackendNotFoundError:
         if kind in config.backends:
             raise
-    fallback = PROFILES["classical"][kind]
-    logger.info("%s backend %r is not installed; using %r", kind, asked, fallback)
-    return ChosenBackend(
-        kind, fallback, asked, get_backend_class(kind, fallback), options
-    )
+        name = PROFILES["classical"][kind]
+        logger.info("%s backend %r is not installed; using %r", kind, asked, name)
+        cls = get_backend_class(kind, name)
+    options = _with_targets(config, kind, cls, options)
+    return ChosenBackend(kind, name, asked, cls, options)
+
+
+def _with_targets(
+    config: DrillConfig, kind: str, cls: type, options: dict[str, Any]
+) -> dict[str, Any]:
+    """`options` plus the configured target for a backend that takes one.
+
+    Predictors also get the configured shots on sampling targets; Grover keeps
+    its own (one measurement per search round).
+    """
+    accepted = inspect.signature(cls).parameters
+    if "target" not in accepted or "target" in options:
+        return options
+
+    targets = config.targets.with_env()
+    if kind == "placer":
+        return {**options, "target": targets.annealing}
+    extra: dict[str, Any] = {"target": targets.quantum}
+    if kind == "predictor" and targets.quantum != "statevector" and "shots" in accepted:
+        extra["shots"] = targets.shots
+    return {**options, **extra}
 
 
 def _library_version(module: str) -> str:
@@ -251,6 +276,7 @@ def plan_drill(config: DrillConfig, progress: ProgressFn | None = None) -> Drill
         period,
         n_rows,
         timings,
+        placement.pop("problem"),
     )
 
 
@@ -310,6 +336,7 @@ def _place(
             for kind in TIERS[c["tier"]].standbys
         }
     report = {
+        "problem": problem,
         "placer": placer.name,
         "feasible": solution.feasible,
         "objective": solution.objective,
@@ -390,16 +417,73 @@ def run_drill(
     dict
         The report; see ``docs/report.md`` for its fields.
     """
+    from qnrecovery.observability import build_sinks, close_sinks
+
     config = config or DrillConfig()
     started = time.perf_counter()
     plan = plan_drill(config, progress)
-    with tempfile.TemporaryDirectory(prefix="qnrecovery-") as tmp:
-        folder = Path(workdir) if workdir is not None else Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        live = asyncio.run(_live(plan, folder, progress, tuple(sinks)))
+
+    # Metrics and notifier from the config; calibration is fed after the
+    # replay, on the replay's own clock (see _calibrate).
+    without_calibration = config.model_copy(
+        update={"calibration": config.calibration.model_copy(update={"path": None})}
+    )
+    owned = build_sinks(without_calibration, period_s=plan.row_period_s)
+    try:
+        with tempfile.TemporaryDirectory(prefix="qnrecovery-") as tmp:
+            folder = Path(workdir) if workdir is not None else Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            live = asyncio.run(_live(plan, folder, progress, (*sinks, *owned)))
+    finally:
+        close_sinks(owned)
     report = build_report(plan, live)
+    report["sinks"] = [type(sink).__name__ for sink in (*sinks, *owned)]
+    if config.calibration.path is not None:
+        report["calibration"] = _calibrate(plan, live)
     report["duration_s"] = time.perf_counter() - started
     return report
+
+
+def _calibrate(plan: DrillPlan, live: _LiveResult) -> dict[str, Any]:
+    """Add this drill's predictions, preparations and faults to the history.
+
+    Times are replay seconds (row index times the row period), so
+    predictions, preparations and failures share one clock. The recorder
+    calibrates the planner's thresholds on the whole history and writes it.
+    """
+    from qnrecovery.orchestrator.calibration import CalibrationRecorder
+
+    config = plan.config
+    period = plan.row_period_s
+    recorder = CalibrationRecorder(
+        config.calibration.path,
+        target_waste_rate=config.calibration.target_waste_rate,
+        horizon_s=config.planner.horizon_rows * period,
+        period_s=period,
+    )
+    for component in plan.components:
+        probabilities = plan.forecasts[component["server_index"]].probabilities
+        rows = np.arange(len(probabilities))
+        recorder.observe_series(
+            component["name"], rows * period, probabilities, period_s=period
+        )
+    for hit in live.injected:
+        recorder.history.add_failure(hit.component, hit.row * period)
+    for prepared in live.preparations:
+        recorder.history.preparations.append(
+            {
+                "component": prepared["component"],
+                "time": prepared["row"] * period,
+                "level": prepared["level"],
+                "probability": None,
+            }
+        )
+    recorder.close()
+    calibration = recorder.calibration
+    return {
+        "path": str(config.calibration.path),
+        "calibration": calibration.to_dict() if calibration is not None else None,
+    }
 
 
 @dataclass
@@ -426,6 +510,7 @@ class _LiveResult:
     replay_s: float
     drains: list[dict[str, Any]] = field(default_factory=list)
     fencing: dict[str, Any] = field(default_factory=dict)
+    revisions: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def _live(
@@ -476,6 +561,7 @@ async def _live(
                 injected=replay["injected"],
                 skipped=replay["skipped"],
                 preparations=replay["preparations"],
+                revisions=replay["revisions"],
                 loss=loss,
                 router={
                     name: {
@@ -524,6 +610,7 @@ async def _replay(
     preparations: list[dict[str, Any]] = []
     preparing: dict[str, asyncio.Task[Any]] = {}
     injector = _Injector(plan, orchestrator, supervisor, load)
+    replacer = _Replacer(plan, orchestrator)
     snapshot_every = max(1, round(1.0 / plan.row_period_s))
 
     expected_s = plan.n_rows * plan.row_period_s
@@ -558,6 +645,8 @@ async def _replay(
             if row >= len(series.probabilities):
                 continue
             level = planner.level(float(series.probabilities[row]))
+            if level is PrepareLevel.IMMEDIATE:
+                replacer.at_risk(name, row, float(series.probabilities[row]))
             task = preparing.get(name)
             if level != group.prepared and (task is None or task.done()):
                 probability = float(series.probabilities[row])
@@ -588,6 +677,7 @@ async def _replay(
         )
     pending = [t for t in preparing.values() if not t.done()]
     pending += [t for t in injector.tasks if not t.done()]
+    pending += [t for t in replacer.tasks if not t.done()]
     if pending:
         await asyncio.wait(pending, timeout=10.0)
     return {
@@ -596,7 +686,94 @@ async def _replay(
         "preparations": preparations,
         "started": started,
         "replay_s": replay_s,
+        "revisions": replacer.revisions,
     }
+
+
+class _Replacer:
+    """Re-places standbys when a component is predicted to fail.
+
+    When a component's failure probability reaches the planner's immediate
+    threshold, the host of its primary is given that probability in the
+    placement problem and the placer runs again (in a thread, so recoveries
+    are not held up). Standbys whose host changed are moved by the
+    orchestrator, make-before-break. Each host is marked at risk once.
+    """
+
+    def __init__(self, plan: DrillPlan, orchestrator: Orchestrator) -> None:
+        self.plan = plan
+        self.orchestrator = orchestrator
+        self.enabled = (
+            plan.config.planner.replace_standbys and plan.placement_problem is not None
+        )
+        self.risk: dict[str, float] = {}
+        self.assignment: dict[str, str] = dict(plan.placement.get("assignment", {}))
+        self.revisions: list[dict[str, Any]] = []
+        self.tasks: list[asyncio.Task[Any]] = []
+        self._lock = asyncio.Lock()
+
+    def at_risk(self, name: str, row: int, probability: float) -> None:
+        """Note that `name` is predicted to fail; re-place if its host is new."""
+        if not self.enabled:
+            return
+        host = self.orchestrator.components[name].hosts.get("primary")
+        if host is None or host in self.risk:
+            return
+        self.risk[host] = probability
+        self.tasks.append(asyncio.create_task(self._revise(name, host, row)))
+
+    async def _revise(self, name: str, host: str, row: int) -> None:
+        async with self._lock:
+            problem = self.plan.placement_problem
+            assert problem is not None
+            hosts = tuple(
+                dataclasses.replace(h, failure_probability=self.risk.get(h.name, 0.0))
+                for h in problem.hosts
+            )
+            problem = dataclasses.replace(problem, hosts=hosts)
+            placer = self.plan.backends["placer"].build(self.plan.config.seed)
+            started = time.perf_counter()
+            solution = await asyncio.to_thread(placer.place, problem)
+            solve_s = time.perf_counter() - started
+            revision: dict[str, Any] = {
+                "row": row,
+                "trigger": name,
+                "host_at_risk": host,
+                "probability": self.risk[host],
+                "feasible": solution.feasible,
+                "objective": solution.objective,
+                "solve_s": solve_s,
+                "moves": [],
+            }
+            self.revisions.append(revision)
+            if not solution.feasible:
+                logger.warning(
+                    "Re-placement for %s found no feasible placement; keeping "
+                    "the standbys where they are.",
+                    name,
+                )
+                return
+            for slot, new_host in sorted(solution.assignment.items()):
+                old_host = self.assignment.get(slot)
+                if old_host == new_host:
+                    continue
+                component, kind = slot.split("/")
+                try:
+                    done = await self.orchestrator.move_standby(
+                        component, StandbyKind(kind), new_host
+                    )
+                except RuntimeFailure as err:
+                    logger.info("Moving %s to %s failed: %s", slot, new_host, err)
+                    done = False
+                self.assignment[slot] = new_host
+                revision["moves"].append(
+                    {"slot": slot, "from": old_host, "to": new_host, "moved": done}
+                )
+            logger.info(
+                "Re-placed standbys (%s at risk): %d moves",
+                host,
+                len(revision["moves"]),
+            )
 
 
 class _Injector:
@@ -871,7 +1048,11 @@ def build_report(plan: DrillPlan, live: _LiveResult) -> dict[str, Any]:
             }
             for c in plan.components
         ],
-        "placements": plan.placement,
+        "placements": {
+            **plan.placement,
+            "revisions": live.revisions,
+            "moves": sum(len(r["moves"]) for r in live.revisions),
+        },
         "routes": plan.routes,
         "recoveries": recoveries,
         "skipped_faults": live.skipped,

@@ -357,3 +357,41 @@ def test_router_on_a_taken_port_raises_port_in_use() -> None:
             await router.close()
 
         asyncio.run(main())
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_moved_hot_standby_takes_over_without_losing_an_acked_write(
+    run_live: Runner,
+) -> None:
+    """Make-before-break: the moved standby has every write, the old one goes."""
+
+    async def scenario(live: Any) -> None:
+        group = await live.orchestrator.add_component(
+            "kv", TIERS["ultra-critical"], {"primary": "h1", "hot": "h2", "warm": "h3"}
+        )
+        old_hot = group.live_standby(StandbyKind.HOT)
+        assert old_hot is not None
+        load = await start_load(live, "kv")
+
+        moved = await live.orchestrator.move_standby("kv", StandbyKind.HOT, "h4")
+        warm = await live.orchestrator.move_standby("kv", StandbyKind.WARM, "h5")
+
+        assert moved and warm
+        assert group.hosts["hot"] == "h4" and group.hosts["warm"] == "h5"
+        new_hot = group.live_standby(StandbyKind.HOT)
+        assert new_hot is not None and new_hot is not old_hot
+        await old_hot.exited.wait()
+
+        # Writes keep flowing to the new hot standby; it takes over with all.
+        acked_before = len(load.ledgers["kv"].acked)
+        await wait_until(lambda: len(load.ledgers["kv"].acked) > acked_before + 20)
+        when = await fail_primary(live, "kv", load)
+        record = await recovered(live, 1)
+        assert_recovered_by(record, "hot", when)
+        assert record.new_primary == new_hot.name
+
+        results = await load.verify(live.orchestrator.dump)
+        assert results["kv"]["acked_writes_lost"] == 0, results["kv"]["lost_keys"]
+
+    run_live(scenario)

@@ -452,6 +452,64 @@ class Orchestrator:
             self._persist(group)
             logger.info("%s: %s standby %s attached", group.name, kind, standby.name)
 
+    async def move_standby(self, name: str, kind: StandbyKind, host: str) -> bool:
+        """Move a component's standby of `kind` to logical host `host`.
+
+        A running standby (hot or warm) is replaced make-before-break: the new
+        one is started and attached to the primary (which sends it the full
+        state), then takes the old one's place in one step, and only then is
+        the old one detached and stopped, so a failover at any moment finds a
+        standby that is complete. A cold standby is a host reservation and
+        just changes host.
+
+        Returns
+        -------
+        bool
+            Whether the standby now lives on `host`. ``False`` when the
+            component is not serving with that standby (it is recovering or
+            rebuilding); the placement is then applied by the next rebuild.
+        """
+        group = self.components[name]
+        if group.hosts.get(kind.value) == host:
+            return True
+        if kind not in _RUNNING_KINDS:
+            group.hosts[kind.value] = host
+            self._persist(group)
+            return True
+
+        old = group.live_standby(kind)
+        primary = group.primary
+        if old is None or primary is None or not primary.alive:
+            group.hosts[kind.value] = host
+            self._persist(group)
+            return False
+        standby = await self.supervisor.spawn(
+            group.next_worker_name(kind.value),
+            kind.value,
+            group.epoch,
+            ready_timeout=self.start_timeout_s,
+        )
+        try:
+            await self.supervisor.attach(primary, standby, kind.value)
+        except RuntimeFailure:
+            await self.supervisor.stop(standby, grace=0.2)
+            raise
+        if group.primary is not primary or group.standbys.get(kind) is not old:
+            # A failover happened while the new standby was being built.
+            await self.supervisor.stop(standby, grace=0.2)
+            return False
+
+        group.standbys[kind] = standby
+        group.hosts[kind.value] = host
+        self._persist(group)
+        with contextlib.suppress(RuntimeFailure):
+            await self.supervisor.call(
+                primary, {"op": "detach", "port": old.port}, timeout=2.0
+            )
+        await self.supervisor.stop(old, grace=0.2)
+        logger.info("%s: %s standby moved to %s (%s)", name, kind, host, standby.name)
+        return True
+
     # -- snapshots and preparation -------------------------------------------
 
     async def snapshot(self, name: str) -> Path | None:

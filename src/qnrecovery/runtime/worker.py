@@ -275,6 +275,7 @@ class Worker:
             "replicate": self._replicate,
             "install": self._install,
             "attach": self._attach,
+            "detach": self._detach_op,
             "promote": self._promote,
             "snapshot": self._snapshot,
             "dump": self._dump,
@@ -575,6 +576,19 @@ class Worker:
                 "worker %s: attached %s standby on port %d", self.name, kind, port
             )
             return {"ok": True, "seq": self.seq, "epoch": self.epoch}
+
+    async def _detach_op(self, msg: dict[str, Any]) -> Reply:
+        """Stop feeding the standby on ``port`` (it is being moved away)."""
+        port = int(msg["port"])
+        async with self._write_lock:
+            found = [s for s in self._standbys if s.port == port]
+            for standby in found:
+                self._standbys.remove(standby)
+                standby.conn.close()
+                if standby.task is not None:
+                    standby.task.cancel()
+        logger.info("worker %s: detached standby on port %d", self.name, port)
+        return {"ok": True, "detached": len(found)}
 
     async def _ship(self, standby: _Standby, interval: float) -> None:
         """Send queued records to a warm standby, then wait `interval` seconds."""
