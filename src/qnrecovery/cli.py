@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from qnrecovery._version import __version__
@@ -110,10 +111,39 @@ def run(
         "qnrecovery-timeline.png"
     ),
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
+    runtime: Annotated[
+        str,
+        typer.Option(
+            help="local (OS processes) or ray (Ray actors on a Ray cluster; "
+            "needs the 'ray' extra)."
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --runtime ray: address of an existing Ray cluster; "
+            "default: a local cluster of three simulated nodes."
+        ),
+    ] = None,
 ) -> None:
     """Run a failover drill on real telemetry with real worker processes."""
     from qnrecovery.config import load_config, parse_backend_options
     from qnrecovery.exceptions import ConfigError
+
+    if runtime not in ("local", "ray"):
+        console.print(
+            f"[red]error:[/red] unknown runtime {runtime!r}; use 'local' or 'ray'.",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    if address is not None and runtime != "ray":
+        console.print("[red]error:[/red] --address needs --runtime ray.")
+        raise typer.Exit(2)
+    if runtime == "ray":
+        _run_on_ray(
+            config_file, components, backend, seed, faults, json_path, address, quiet
+        )
+        return
 
     try:
         if faults is not None:
@@ -143,7 +173,7 @@ def run(
         signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
         report = _run_with_progress(config, quiet)
     except QnRecoveryError as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:
         # The supervisor has stopped and reaped every worker by now.
@@ -160,6 +190,63 @@ def run(
     if json_path is not None:
         out.print(f"report: {json_path}")
     unrecovered = report["summary"]["faults"] - report["summary"]["recovered"]
+    if unrecovered:
+        console.print(f"[red]{unrecovered} fault(s) were not recovered[/red]")
+        raise typer.Exit(1)
+
+
+def _run_on_ray(
+    config_file: Path | None,
+    components: int | None,
+    backend: list[str] | None,
+    seed: int | None,
+    faults: str | None,
+    json_path: Path | None,
+    address: str | None,
+    quiet: bool,
+) -> None:
+    """The drill on Ray actors (see :func:`qnrecovery.ray_runtime.run_ray_drill`)."""
+    from qnrecovery.config import load_config, parse_backend_options
+
+    try:
+        from qnrecovery.ray_runtime import format_ray_report, run_ray_drill
+
+        config = load_config(
+            config_file,
+            components=components,
+            backends=parse_backend_options(backend or []) or None,
+            seed=seed,
+        )
+        kinds = [k.strip() for k in faults.split(",") if k.strip()] if faults else None
+        if json_path is not None and not json_path.resolve().parent.is_dir():
+            from qnrecovery.exceptions import ConfigError
+
+            raise ConfigError(
+                f"Cannot write {json_path}: folder {json_path.resolve().parent} "
+                "does not exist."
+            )
+        signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+        report = run_ray_drill(
+            config,
+            address,
+            faults=kinds,
+            progress=None if quiet else lambda line: console.print(line),
+        )
+    except QnRecoveryError as err:
+        console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        console.print("interrupted; the Ray cluster was stopped")
+        raise typer.Exit(130) from None
+
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    out.print(format_ray_report(report))
+    if json_path is not None:
+        out.print(f"report: {json_path}")
+    unrecovered = sum(
+        row["count"] - row["recovered"] for row in report["summary"]["tiers"].values()
+    )
     if unrecovered:
         console.print(f"[red]{unrecovered} fault(s) were not recovered[/red]")
         raise typer.Exit(1)
@@ -290,7 +377,7 @@ def _check_targets(config_file: Path | None) -> None:
     try:
         lines = check_targets(load_targets(config_file))
     except QnRecoveryError as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False)
         raise typer.Exit(2) from None
     for line in lines:
         (console if line.status == "problem" else out).print(
@@ -358,7 +445,7 @@ def place(
     try:
         feasible = run_place(problem_file, placer, option or [], seed, json_path, out)
     except QnRecoveryError as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False)
         raise typer.Exit(2) from None
     if not feasible:
         raise typer.Exit(1)
@@ -417,7 +504,7 @@ def simulate(
             err=console,
         )
     except QnRecoveryError as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False)
         raise typer.Exit(2) from None
 
 

@@ -90,3 +90,31 @@ def test_run_refuses_an_output_folder_that_does_not_exist(
 
     assert result.exit_code == 2
     assert "does not exist" in flat(result.stderr)
+
+
+def test_run_refuses_an_unknown_runtime(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["run", "--runtime", "kubernetes"])
+    assert result.exit_code == 2
+    assert "unknown runtime 'kubernetes'" in flat(result.output)
+
+
+def test_run_address_needs_the_ray_runtime(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["run", "--address", "auto"])
+    assert result.exit_code == 2
+    assert "--address needs --runtime ray" in flat(result.output)
+
+
+def test_run_on_ray_without_the_extra_names_it() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from qnrecovery.cli import app\n"
+        "app(['run', '--runtime', 'ray', '--quiet'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "qnrecovery[ray]" in flat(done.stdout + done.stderr)
