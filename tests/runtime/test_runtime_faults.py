@@ -221,3 +221,50 @@ def test_worker_that_never_becomes_ready_is_killed_and_reaped(tmp_path) -> None:
             sup.kill_all_now()
 
     asyncio.run(scenario())
+
+
+def test_stopping_a_hung_worker_kills_it_without_resuming_it(
+    run_with_supervisor: Runner,
+) -> None:
+    async def scenario(sup: Supervisor) -> None:
+        primary = await sup.spawn("kv-a", "primary", 1)
+        inject_hang(sup, primary)
+        await asyncio.sleep(0.05)
+
+        started = time.monotonic()
+        status = await sup.stop(primary, grace=5.0)
+
+        # Killed where it stood: no wait for the grace period, no SIGTERM exit.
+        assert time.monotonic() - started < 2.0
+        assert status == -signal.SIGKILL
+
+    run_with_supervisor(scenario)
+
+
+def test_a_request_stuck_at_a_hung_primary_moves_on_when_the_route_switches(
+    run_with_supervisor: Runner,
+) -> None:
+    """The client is answered by the new primary, not after the attempt time-out."""
+
+    async def scenario(sup: Supervisor) -> None:
+        old = await sup.spawn("kv-a", "primary", 1)
+        new = await sup.spawn("kv-b", "warm", 1)
+        async with Router(deadline=10.0, attempt_timeout=5.0) as router:
+            router.switch("kv", old.port, 1, old.name)
+            inject_hang(sup, old)
+            pending = asyncio.create_task(
+                router.request({"op": "put", "component": "kv", "key": "k", "value": 1})
+            )
+            await asyncio.sleep(0.1)
+            assert not pending.done()
+
+            await sup.promote(new, 2)
+            switched = time.monotonic()
+            router.switch("kv", new.port, 2, new.name)
+            reply = await asyncio.wait_for(pending, 2.0)
+
+            assert time.monotonic() - switched < 1.0
+            assert reply["ok"] and (reply["name"], reply["epoch"]) == ("kv-b", 2)
+            assert (await sup.dump(new))["data"] == {"k": 1}
+
+    run_with_supervisor(scenario)

@@ -396,7 +396,7 @@ class Router:
                 fwd["value"] = msg.get("value")
             remaining = deadline - time.monotonic()
             reply = await self._attempt(
-                route, fwd, min(self.attempt_timeout, remaining)
+                route, fwd, min(self.attempt_timeout, remaining), changed
             )
             epoch = int(reply.get("epoch", -1))
             current = self.routes[component].epoch
@@ -431,11 +431,39 @@ class Router:
                 backoff = min(backoff * 2, 0.02)
 
     async def _attempt(
-        self, route: Route, fwd: dict[str, Any], timeout: float
+        self,
+        route: Route,
+        fwd: dict[str, Any],
+        timeout: float,
+        changed: asyncio.Event | None = None,
     ) -> dict[str, Any]:
+        """Send `fwd` on `route`; give up early if the route is switched.
+
+        A request stuck at a hung primary would otherwise hold its client
+        until `timeout`; when `changed` is set (the orchestrator switched the
+        route) the attempt is abandoned and its connection closed, so the
+        request is retried on the new primary at once. An abandoned write
+        is never reported as acknowledged: the old primary is fenced.
+        """
         try:
             conn = await self._acquire(route.port, timeout)
-            reply = await conn.request(fwd, timeout)
+        except RuntimeFailure as err:
+            return error_reply("unavailable", str(err))
+        request = asyncio.ensure_future(conn.request(fwd, timeout))
+        if changed is not None:
+            switched = asyncio.ensure_future(changed.wait())
+            await asyncio.wait({request, switched}, return_when=asyncio.FIRST_COMPLETED)
+            switched.cancel()
+            if not request.done():
+                request.cancel()
+                conn.close()
+                with contextlib.suppress(asyncio.CancelledError, RuntimeFailure):
+                    await request
+                return error_reply(
+                    "unavailable", f"route switched away from {route.name!r}"
+                )
+        try:
+            reply = await request
         except RuntimeFailure as err:
             return error_reply("unavailable", str(err))
         self._release(conn)

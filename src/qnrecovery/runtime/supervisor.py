@@ -337,11 +337,19 @@ class Supervisor:
         int
             The worker's exit status.
         """
+        if _is_stopped(handle.pid):
+            # A hung (SIGSTOPped) worker cannot act on SIGTERM; resuming it
+            # could let it serve again, so it is killed where it stands.
+            await self._force_stop(handle)
         self._signal_group(handle, signal.SIGTERM)
         try:
             await asyncio.wait_for(handle.exited.wait(), grace)
         except TimeoutError:
-            logger.warning("%s ignored SIGTERM; killing it", handle.describe())
+            logger.info(
+                "%s did not exit within %.1f s of SIGTERM; killing it",
+                handle.describe(),
+                grace,
+            )
             await self._force_stop(handle)
         for task in handle._tasks:
             with contextlib.suppress(TimeoutError):
@@ -499,3 +507,13 @@ class Supervisor:
     async def dump(self, handle: WorkerHandle, timeout: float = 5.0) -> dict[str, Any]:
         """Return a worker's ``dump`` reply: ``{ok, data, seq, epoch}``."""
         return await self.call(handle, {"op": "dump"}, timeout)
+
+
+def _is_stopped(pid: int) -> bool:
+    """Whether process `pid` is stopped by a signal (state ``T`` in /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return bool(fields) and fields[0] in ("T", "t")
