@@ -25,43 +25,12 @@ from qnrecovery.bench.detectors import (
     DetectorRun,
     default_variants,
     nab_suite,
+    nab_table,
     server_suite,
+    server_table,
 )
-from qnrecovery.data.nab_scoring import PROFILES
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def nab_table(runs: list[DetectorRun]) -> str:
-    lines = [
-        "| detector | " + " | ".join(PROFILES) + " | points/s |",
-        "|---|" + "---:|" * (len(PROFILES) + 1),
-    ]
-    for run in runs:
-        scores = " | ".join(f"{run.metrics[p]['score']:.1f}" for p in PROFILES)
-        lines.append(f"| {run.label} | {scores} | {run.points_per_s:,.0f} |")
-    return "\n".join(lines)
-
-
-def server_table(runs: list[DetectorRun]) -> str:
-    lines = [
-        "| data: detector | point P / R / F1 | event P / R / F1 "
-        "| point-adjusted F1 (inflated) | points/s |",
-        "|---|---|---|---:|---:|",
-    ]
-    for run in runs:
-        m = run.metrics
-        point = " / ".join(
-            f"{m['point'][k]:.2f}" for k in ("precision", "recall", "f1")
-        )
-        event = " / ".join(
-            f"{m['event'][k]:.2f}" for k in ("precision", "recall", "f1")
-        )
-        lines.append(
-            f"| {run.label} | {point} | {event} | {m['point_adjusted']['f1']:.2f} "
-            f"| {run.points_per_s:,.0f} |"
-        )
-    return "\n".join(lines)
 
 
 def main() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 import types
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from qnrecovery.bench import suite as suite_module
 from qnrecovery.bench.cli_bench import resolve_suites, run_benchmarks
-from qnrecovery.bench.suite import SUITES, SuiteReport
+from qnrecovery.bench.suite import SUITES, SuiteReport, load_suite
 from qnrecovery.cli import app
 from qnrecovery.exceptions import ConfigError
 
@@ -204,3 +205,10 @@ def test_output_folder_that_cannot_be_created_exits_2(
     result = runner.invoke(app, ["bench", "baselines", "--out", str(blocker / "x")])
     assert result.exit_code == 2
     assert f"Cannot create the output folder {blocker / 'x'}" in flat(result.stderr)
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_every_listed_suite_has_its_runner(name: str) -> None:
+    runner = load_suite(name)
+    assert callable(runner)
+    assert set(inspect.signature(runner).parameters) >= {"quick", "seed", "out"}

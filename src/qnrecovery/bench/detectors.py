@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from qnrecovery.bench.suite import Progress, SuiteReport
 from qnrecovery.data._common import label_runs
 from qnrecovery.data.nab import read_nab_rows, read_nab_windows
 from qnrecovery.data.nab_scoring import (
@@ -410,3 +412,116 @@ def _pooled(truths: list[np.ndarray], flags: list[np.ndarray]) -> dict[str, Any]
         "point_adjusted": _prf(*sums["pa"]),
         "entities": len(truths),
     }
+
+
+def nab_table(runs: list[DetectorRun]) -> str:
+    """Markdown table of NAB scores per profile and throughput."""
+    lines = [
+        "| detector | " + " | ".join(PROFILES) + " | points/s |",
+        "|---|" + "---:|" * (len(PROFILES) + 1),
+    ]
+    for run in runs:
+        scores = " | ".join(f"{run.metrics[p]['score']:.1f}" for p in PROFILES)
+        lines.append(f"| {run.label} | {scores} | {run.points_per_s:,.0f} |")
+    return "\n".join(lines)
+
+
+def server_table(runs: list[DetectorRun]) -> str:
+    """Markdown table of point-wise, event-wise and point-adjusted scores."""
+    lines = [
+        "| data: detector | point P / R / F1 | event P / R / F1 "
+        "| point-adjusted F1 (inflated) | points/s |",
+        "|---|---|---|---:|---:|",
+    ]
+    for run in runs:
+        m = run.metrics
+        point = " / ".join(
+            f"{m['point'][k]:.2f}" for k in ("precision", "recall", "f1")
+        )
+        event = " / ".join(
+            f"{m['event'][k]:.2f}" for k in ("precision", "recall", "f1")
+        )
+        lines.append(
+            f"| {run.label} | {point} | {event} | {m['point_adjusted']['f1']:.2f} "
+            f"| {run.points_per_s:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def _shared_data_root() -> Path | None:
+    """``$QNRECOVERY_SHARED_DATA`` or ``../shared/data`` beside a checkout."""
+    env = os.environ.get("QNRECOVERY_SHARED_DATA")
+    if env:
+        return Path(env)
+    beside = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    return beside if beside.is_dir() else None
+
+
+def run_suite(
+    *, quick: bool, seed: int, out: Path, progress: Progress | None = None
+) -> SuiteReport:
+    """The spiking detector, its ablations and the classical detectors.
+
+    NAB files come from ``$QNRECOVERY_SHARED_DATA/nab`` (or ``../shared/data``
+    beside a checkout), else from the bundled ``realKnownCause`` sample; the
+    server data sets (ASD, SMD, SMAP, MSL) only from the shared folder.
+
+    Parameters
+    ----------
+    quick : bool
+        A NAB subset and two entities per server data set.
+    seed : int
+        Seed of IsolationForest.
+    out : Path
+        Output folder; NAB-layout result files go to ``out/nab_results``.
+    progress : callable, optional
+        Called with a step description and the fraction done.
+
+    Returns
+    -------
+    SuiteReport
+    """
+    from qnrecovery.data import sample_path
+
+    report = progress or (lambda _step, _fraction: None)
+    root = _shared_data_root()
+    variants = default_variants(seed)
+    notes: list[str] = []
+
+    report("NAB", 0.0)
+    nab_root = root / "nab" if root is not None else sample_path("nab")
+    if root is None:
+        notes.append(
+            "NAB: only the bundled realKnownCause files (no shared data folder); "
+            "a subset score is not comparable with NAB's scoreboard."
+        )
+    nab = nab_suite(nab_root, variants, quick=quick, results_dir=out / "nab_results")
+    report("server data", 0.5)
+    servers: list[DetectorRun] = []
+    if root is not None:
+        servers = server_suite(root, variants, quick=quick)
+    else:
+        notes.append("ASD/SMD/SMAP/MSL skipped: set QNRECOVERY_SHARED_DATA.")
+    report("done", 1.0)
+
+    files = nab[0].metrics["files"] if nab else 0
+    parts = [
+        f"NAB, {files} files; normalised scores (null 0, perfect 100):",
+        nab_table(nab),
+    ]
+    if servers:
+        parts += [
+            "Server data; a test row is flagged when its score is in the top 2% "
+            "of the entity's test scores (no labels used):",
+            server_table(servers),
+        ]
+    notes += [
+        "Subset NAB scores are not comparable with NAB's full-corpus scoreboard.",
+        "Point-adjusted F1 inflates scores and is shown only beside the "
+        "unadjusted figures.",
+    ]
+    figures = {
+        "nab": [vars(r) | {"points_per_s": r.points_per_s} for r in nab],
+        "servers": [vars(r) | {"points_per_s": r.points_per_s} for r in servers],
+    }
+    return SuiteReport("detectors", "\n\n".join(parts), figures, [], notes)
