@@ -299,7 +299,7 @@ def _print_summary(report: dict[str, Any]) -> None:
     )
     out.print(f"backends: {backends}")
     table = Table(
-        title="Recovery time in ms, from SIGKILL to the new primary's first answer"
+        title="Recovery time in ms, from the fault to the new primary's first answer"
     )
     headers = ("tier", "faults", "p50", "p99", "max", "RTO", "met", "acked", "lost")
     for column in headers:

@@ -229,3 +229,53 @@ def write_report(
 
     logger.info("Wrote %s and table.md", results_path)
     return results_path
+
+
+def script_main(name: str, description: str, argv: list[str] | None = None) -> int:
+    """Command line of ``benchmarks/run_<name>.py``: run one suite, record it.
+
+    Parses ``--quick``, ``--seed`` and ``--out`` (default
+    ``benchmarks/results/<name>``), runs the suite, writes ``results.json``
+    and ``table.md`` and prints the table with its notes.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="laptop-minute sizes")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every choice")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("benchmarks/results") / name,
+        help="folder for results.json, table.md and plots",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    started = time.perf_counter()
+    report = load_suite(name)(quick=args.quick, seed=args.seed, out=args.out)
+    elapsed = time.perf_counter() - started
+    command = "python " + " ".join(sys.argv if argv is None else ["-", *argv])
+    write_report(
+        report,
+        args.out,
+        seed=args.seed,
+        quick=args.quick,
+        command=command,
+        elapsed_s=elapsed,
+    )
+
+    machine = environment()
+    lines = [
+        f"command: {command}",
+        f"machine: {machine['cpu_count']} CPUs, Python {machine['python']}, "
+        f"{machine['platform']}",
+        "",
+        report.table,
+        "",
+        *(f"- {note}" for note in report.notes),
+        *(f"plot: {path}" for path in report.plots),
+        f"took {elapsed:.0f} s",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
