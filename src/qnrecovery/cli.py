@@ -407,12 +407,30 @@ def bench(
         bool, typer.Option("--list", help="List the suites and whether each can run.")
     ] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    runtime: Annotated[
+        str,
+        typer.Option(
+            help="local (one suite after another) or ray (suites as parallel "
+            "Ray tasks; needs the 'ray' extra)."
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="With --runtime ray: an existing Ray cluster."),
+    ] = None,
 ) -> None:
     """Benchmark each backend against its classical baseline: tables and plots."""
     from qnrecovery.bench.cli_bench import bench_command
 
     code = bench_command(
-        suites, quick=quick, seed=seed, out=out_dir, list_only=list_only, quiet=quiet
+        suites,
+        quick=quick,
+        seed=seed,
+        out=out_dir,
+        list_only=list_only,
+        quiet=quiet,
+        runtime=runtime,
+        address=address,
     )
     if code:
         raise typer.Exit(code)

@@ -212,3 +212,11 @@ def test_every_listed_suite_has_its_runner(name: str) -> None:
     runner = load_suite(name)
     assert callable(runner)
     assert set(inspect.signature(runner).parameters) >= {"quick", "seed", "out"}
+
+
+def test_unknown_runtime_exits_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["bench", "baselines", "--runtime", "slurm", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "Unknown runtime 'slurm'" in result.output

@@ -163,6 +163,8 @@ def run_benchmarks(
     out: Path,
     progress: BenchProgress | None = None,
     command: str | None = None,
+    runtime: str = "local",
+    address: str | None = None,
 ) -> list[SuiteOutcome]:
     """Run suites into `out`, one folder each, and write the index.
 
@@ -181,6 +183,13 @@ def run_benchmarks(
         ``progress(suite, step, fraction)``.
     command : str, optional
         The command line recorded in every ``results.json``.
+    runtime : {"local", "ray"}, default="local"
+        ``ray`` runs the suites at once as Ray tasks (one CPU each) on a
+        local Ray instance, or on the cluster at `address`, whose workers
+        must see `out` (a shared filesystem). Each suite computes the same
+        results as locally: suites take every random choice from `seed`.
+    address : str, optional
+        An existing Ray cluster, for ``runtime="ray"``.
 
     Returns
     -------
@@ -204,6 +213,11 @@ def run_benchmarks(
     command = command if command is not None else _command(names, quick, seed, out)
     notify = progress or (lambda _suite, _step, _fraction: None)
 
+    if runtime == "ray":
+        return _run_on_ray(chosen, quick, seed, out, command, notify, address)
+    if runtime != "local":
+        raise ConfigError(f"Unknown runtime {runtime!r}; use 'local' or 'ray'.")
+
     outcomes = []
     for name in chosen:
         notify(name, "starting", 0.0)
@@ -216,6 +230,55 @@ def run_benchmarks(
         write_index(outcomes, out, seed=seed, quick=quick, command=command)
 
     return outcomes
+
+
+def _run_on_ray(
+    chosen: Sequence[str],
+    quick: bool,
+    seed: int,
+    out: Path,
+    command: str,
+    notify: BenchProgress,
+    address: str | None,
+) -> list[SuiteOutcome]:
+    """Every suite as one Ray task; the index follows as each one finishes."""
+    from qnrecovery.ray_runtime import require_ray
+
+    ray = require_ray("qnrecovery bench --runtime ray")
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=1)(_run_one)
+        pending = {
+            task.remote(
+                name,
+                quick=quick,
+                seed=seed,
+                out=out,
+                command=command,
+                notify=_silent,
+            ): name
+            for name in chosen
+        }
+        for name in chosen:
+            notify(name, "queued on Ray", 0.0)
+        finished: dict[str, SuiteOutcome] = {}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            name = pending.pop(ready[0])
+            finished[name] = ray.get(ready[0])
+            notify(name, finished[name].status, 1.0)
+            done = [finished[n] for n in chosen if n in finished]
+            write_index(done, out, seed=seed, quick=quick, command=command)
+    finally:
+        if started_here:
+            ray.shutdown()
+    return [finished[name] for name in chosen]
+
+
+def _silent(_suite: str, _step: str, _fraction: float) -> None:
+    """Progress inside a Ray task goes nowhere; the driver reports completions."""
 
 
 def _run_one(
@@ -379,6 +442,8 @@ def bench_command(
     out: Path | None,
     list_only: bool,
     quiet: bool,
+    runtime: str = "local",
+    address: str | None = None,
 ) -> int:
     """Run ``qnrecovery bench`` and return its exit code.
 
@@ -400,8 +465,15 @@ def bench_command(
 
     target = out if out is not None else default_out_dir()
     try:
-        if quiet:
-            outcomes = run_benchmarks(names, quick=quick, seed=seed, out=target)
+        if quiet or runtime != "local":
+            outcomes = run_benchmarks(
+                names,
+                quick=quick,
+                seed=seed,
+                out=target,
+                runtime=runtime,
+                address=address,
+            )
         else:
             outcomes = _run_with_bar(names, len(chosen), quick, seed, target, console)
     except ConfigError as error:

@@ -284,6 +284,7 @@ def fidelity_gram(
     states_b: np.ndarray | None = None,
     *,
     memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES,
+    ray_block: int | None = None,
 ) -> np.ndarray:
     """Gram matrix of fidelities ``|<a_i|b_j>|**2`` between two sets of states.
 
@@ -295,6 +296,11 @@ def fidelity_gram(
         unit diagonal.
     memory_limit_bytes : int, default=DEFAULT_MEMORY_LIMIT_BYTES
         Largest size of the returned matrix.
+    ray_block : int or None, default=None
+        Compute the matrix in ``ray_block`` x ``ray_block`` blocks, each a Ray
+        task (:func:`qnrecovery.ray_runtime.gram_blocks_on_ray`; needs the
+        ``ray`` extra), for sample counts one process should not hold alone.
+        The values are those of the local product.
 
     Returns
     -------
@@ -326,12 +332,17 @@ def fidelity_gram(
             "memory_limit_bytes."
         )
 
-    gram = np.empty((states_a.shape[0], b.shape[0]))
-    block = max(1, _BLOCK_BYTES // (16 * max(b.shape[0], 1)))
-    conj_t = b.conj().T
-    for start in range(0, states_a.shape[0], block):
-        overlap = states_a[start : start + block] @ conj_t
-        gram[start : start + block] = overlap.real**2 + overlap.imag**2
+    if ray_block is not None:
+        from qnrecovery.ray_runtime import gram_blocks_on_ray
+
+        gram = np.array(gram_blocks_on_ray(states_a, b, ray_block), dtype=float)
+    else:
+        gram = np.empty((states_a.shape[0], b.shape[0]))
+        block = max(1, _BLOCK_BYTES // (16 * max(b.shape[0], 1)))
+        conj_t = b.conj().T
+        for start in range(0, states_a.shape[0], block):
+            overlap = states_a[start : start + block] @ conj_t
+            gram[start : start + block] = overlap.real**2 + overlap.imag**2
     np.clip(gram, 0.0, 1.0, out=gram)
     if symmetric:
         np.fill_diagonal(gram, 1.0)
