@@ -100,10 +100,19 @@ def _plain_conversion(problem: PlacementProblem, seed: int) -> PlacementSolution
         # dimod suggests scaling fractional capacities; the plain route does not.
         warnings.simplefilter("ignore", UserWarning)
         bqm, invert = dimod.cqm_to_bqm(cqm)
-    sampleset = SimulatedAnnealingSampler().sample(
-        bqm, num_reads=20, num_sweeps=500, seed=seed
+    # Slack variables get random names; number the variables in insertion
+    # order so the same seed gives the same samples in every process.
+    labels = list(bqm.variables)
+    numbered = bqm.relabel_variables(
+        {label: i for i, label in enumerate(labels)}, inplace=False
     )
-    samples = [invert(sample) for sample in sampleset.samples()]
+    sampleset = SimulatedAnnealingSampler().sample(
+        numbered, num_reads=20, num_sweeps=500, seed=seed
+    )
+    samples = [
+        invert({labels[i]: value for i, value in sample.items()})
+        for sample in sampleset.samples()
+    ]
     feasible = [s for s in samples if cqm.check_feasible(s)]
     info = {
         "wall_time_s": time.perf_counter() - start,
