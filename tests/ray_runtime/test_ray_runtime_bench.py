@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,15 @@ import pytest
 from qnrecovery.bench.cli_bench import run_benchmarks
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+@pytest.fixture(autouse=True)
+def no_ray_session_left() -> Iterator[None]:
+    """Leave no Ray session behind: the drill tests start their own cluster."""
+    yield
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
 
 
 def _quality(out: Path) -> list[tuple[str, str, list[float], str]]:
