@@ -92,7 +92,7 @@ def plot_timeline(report: dict[str, Any], path: Path | str) -> Path:
 
     axes[0, 0].legend(loc="upper left", fontsize=7, ncols=2, framealpha=0.8)
     axes[-1, 0].set_xlabel(
-        "drill time (s); shaded: labelled anomaly; vertical line: SIGKILL "
+        "drill time (s); shaded: labelled anomaly; vertical line: injected fault "
         "(red hot, orange warm, blue cold standby took over; * predicted)",
         fontsize=8,
     )
