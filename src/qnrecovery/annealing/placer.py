@@ -10,11 +10,17 @@ import math
 import numbers
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from qnrecovery.annealing.encoding import ENCODINGS, Encoded, Penalties, encode
+from qnrecovery.annealing.encoding import (
+    ENCODINGS,
+    Encoded,
+    Encoding,
+    Penalties,
+    encode,
+)
 from qnrecovery.annealing.model import PlacementIndex, build_cqm, infeasibility
 from qnrecovery.annealing.repair import local_search, repair
 from qnrecovery.exceptions import ConfigError
@@ -253,7 +259,8 @@ class AnnealingPlacer:
         feasible_total = 0
         info["escalations"] = 0
         for attempt in range(int(self.max_escalations) + 1):
-            encoded = encode(index, candidates, penalties, self.encoding)  # type: ignore[arg-type]
+            encoding = cast(Encoding, self.encoding)  # checked in _check_options
+            encoded = encode(index, candidates, penalties, encoding)
             info["variables"] = encoded.bqm.num_variables
             info["interactions"] = encoded.bqm.num_interactions
             if local:

@@ -47,6 +47,7 @@ from qnrecovery.exceptions import ConfigError, DataError
 __all__ = [
     "GradientBoostingPredictor",
     "LogisticPredictor",
+    "ProbabilityClassifierMixin",
     "RBFSVCPredictor",
     "make_failure_features",
 ]
@@ -77,7 +78,30 @@ def _positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> None:
         )
 
 
-class _PipelinePredictor(ClassifierMixin, BaseEstimator):
+class ProbabilityClassifierMixin:
+    """``predict`` as the class of highest ``predict_proba``, for our predictors."""
+
+    classes_: np.ndarray
+
+    def predict_proba(self, X: Any) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable class of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        proba = self.predict_proba(X)
+        return np.asarray(self.classes_[np.argmax(proba, axis=1)])
+
+
+class _PipelinePredictor(ProbabilityClassifierMixin, ClassifierMixin, BaseEstimator):
     """Shared behaviour: validation, scaler + model pipeline, probabilities.
 
     Subclasses implement :meth:`_make_model` (and :meth:`_check_params`).
@@ -179,20 +203,6 @@ class _PipelinePredictor(ClassifierMixin, BaseEstimator):
         with self._threads():
             proba: np.ndarray = self.pipeline_.predict_proba(X)
         return proba
-
-    def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        proba = self.predict_proba(X)
-        return np.asarray(self.classes_[np.argmax(proba, axis=1)])
 
 
 class LogisticPredictor(_PipelinePredictor):

@@ -910,8 +910,9 @@ def _report(
     faults = fleet.faults
     by_kind = {}
     for kind in ("hot", "warm", "cold"):
-        times = [f.recovery_ms for f in faults if f.strategy == kind]
-        by_kind[kind] = {"count": len(times), **_quantiles(times)}  # type: ignore[arg-type]
+        served = [f.recovery_ms for f in faults if f.strategy == kind]
+        times = [ms for ms in served if ms is not None]
+        by_kind[kind] = {"count": len(served), **_quantiles(times)}
     recovered = sum(1 for f in faults if f.recovery_ms is not None)
     return {
         "schema_version": SCHEMA_VERSION,

@@ -36,6 +36,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from qnrecovery.classical.predictors import ProbabilityClassifierMixin
 from qnrecovery.exceptions import ConfigError, DataError
 from qnrecovery.quantum._pipeline import stratified_subsample
 
@@ -79,7 +80,7 @@ class CandidateResult:
     reason: str = ""
 
 
-class AutoPredictor(ClassifierMixin, BaseEstimator):
+class AutoPredictor(ProbabilityClassifierMixin, ClassifierMixin, BaseEstimator):
     """Pick the predictor with the best cross-validated PR-AUC, then refit it.
 
     Parameters
@@ -337,17 +338,3 @@ class AutoPredictor(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate(X, reset=False)
         return np.asarray(self.best_estimator_.predict_proba(X))
-
-    def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        proba = self.predict_proba(X)
-        return np.asarray(self.classes_[np.argmax(proba, axis=1)])

@@ -48,6 +48,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from qnrecovery.classical.predictors import ProbabilityClassifierMixin
 from qnrecovery.exceptions import ConfigError, DataError
 from qnrecovery.quantum._pipeline import (
     REDUCTIONS,
@@ -130,7 +131,7 @@ def _class_weights(class_weight: Any, y: np.ndarray, owner: str) -> np.ndarray:
     )
 
 
-class _QuantumPredictor(ClassifierMixin, BaseEstimator):
+class _QuantumPredictor(ProbabilityClassifierMixin, ClassifierMixin, BaseEstimator):
     """Shared pipeline: validation, subsample, angles, calibration.
 
     Subclasses implement :meth:`_fit_model` (returning the decision values of
@@ -325,20 +326,6 @@ class _QuantumPredictor(ClassifierMixin, BaseEstimator):
         decision = self._decision(self.encoder_.transform(X))
         p1 = self.prior_shift_.apply(self.calibration_(decision))
         return np.column_stack([1.0 - p1, p1])
-
-    def predict(self, X: Any) -> np.ndarray:
-        """The most probable class of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        proba = self.predict_proba(X)
-        return np.asarray(self.classes_[np.argmax(proba, axis=1)])
 
 
 class QuantumKernelPredictor(_QuantumPredictor):
