@@ -410,8 +410,8 @@ def bench(
     runtime: Annotated[
         str,
         typer.Option(
-            help="local (one suite after another) or ray (suites as parallel "
-            "Ray tasks; needs the 'ray' extra)."
+            help="local (every run in this process) or ray (each suite's "
+            "independent runs as parallel Ray tasks; needs the 'ray' extra)."
         ),
     ] = "local",
     address: Annotated[

@@ -33,14 +33,18 @@ def scratch_suites(monkeypatch: pytest.MonkeyPatch) -> None:
     """Three extra suites: one that works, one that raises, one not written."""
     module = types.ModuleType("qnrecovery_scratch_suites")
 
-    def works(*, quick: bool, seed: int, out: Path, progress=None) -> SuiteReport:
+    def works(
+        *, quick: bool, seed: int, out: Path, progress=None, runs=None
+    ) -> SuiteReport:
         if progress is not None:
             progress("counting", 0.5)
         return SuiteReport(
             "works", "| a | b |\n|---|---|\n| 1 | 2 |", {"seed": seed, "quick": quick}
         )
 
-    def breaks(*, quick: bool, seed: int, out: Path, progress=None) -> SuiteReport:
+    def breaks(
+        *, quick: bool, seed: int, out: Path, progress=None, runs=None
+    ) -> SuiteReport:
         raise RuntimeError("the solver ran out of patience")
 
     module.works = works  # type: ignore[attr-defined]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 
@@ -145,3 +146,107 @@ def test_tiny_recovery_run_is_finite_and_reaps() -> None:
     for pid in hot.worker_pids:
         assert not is_live_worker(pid)
     assert "| hot | critical | 2 | 2 |" in format_recovery(result)
+
+
+def _kind_extra(acked: int, seconds: float, false: int, workers: int) -> dict:
+    row = {
+        "acked_writes": acked,
+        "acked_writes_lost": 1,
+        "write_rate": acked / seconds,
+        "failed_writes": 0,
+        "duration_s": seconds,
+    }
+    tiers = ("ultra-critical", "critical", "important", "standard")
+    return {
+        "load": {tier: dict(row) for tier in tiers},
+        "components_failed": ["standard"] if false else [],
+        "false_failovers": false,
+        "false_failover_causes": ["critical: missed heartbeats"] * false,
+        "epochs_with_two_primaries": 0,
+        "stale_replies_dropped": 2,
+        "workers_started": workers,
+    }
+
+
+def test_fault_kinds_extra_figures_are_summed_and_named_by_kind() -> None:
+    from qnrecovery.bench.recovery import merge_extra
+
+    merged = merge_extra(
+        ["kill", "hang"], [_kind_extra(100, 1.0, 0, 10), _kind_extra(300, 2.0, 2, 12)]
+    )
+
+    critical = merged["load"]["critical"]
+    assert critical["acked_writes"] == 400 and critical["acked_writes_lost"] == 2
+    assert critical["write_rate"] == pytest.approx(400 / 3.0)
+    assert critical["duration_s"] == pytest.approx(3.0)
+    assert merged["false_failovers"] == 2
+    assert merged["false_failover_causes"] == ["hang: critical: missed heartbeats"] * 2
+    assert merged["components_failed"] == ["hang: standard"]
+    assert merged["stale_replies_dropped"] == 4
+    assert merged["workers_started"] == 22
+    assert merged["epochs_with_two_primaries"] == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"per_kind": 0}, "per_kind"),
+        ({"kinds": ("kill", "flood")}, "kinds"),
+        ({"kinds": ()}, "kinds"),
+    ],
+)
+def test_fault_suite_rejects_bad_settings(options: dict, message: str) -> None:
+    from qnrecovery.bench.recovery import run_fault_suite
+
+    with pytest.raises(ConfigError, match=message):
+        run_fault_suite(**options)
+
+
+def _live_workers() -> list[int]:
+    import os
+
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and is_live_worker(int(entry)):
+            pids.append(int(entry))
+    return pids
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_one_fault_kind_is_one_run_with_a_fleet_of_its_own() -> None:
+    from qnrecovery.bench.recovery import KIND_CPUS, run_fault_suite
+    from qnrecovery.bench.runs import LocalRuns, Progress, Run
+
+    class Recording(LocalRuns):
+        def __init__(self) -> None:
+            self.runs: list[Run] = []
+
+        def map(
+            self,
+            runs: Sequence[Run],
+            progress: Progress | None = None,
+            *,
+            span: tuple[float, float] = (0.0, 1.0),
+        ) -> list[Any]:
+            self.runs += runs
+            return super().map(runs, progress, span=span)
+
+    before = set(_live_workers())
+    executor = Recording()
+    trials, extra = run_fault_suite(per_kind=1, seed=0, kinds=("kill",), runs=executor)
+
+    assert [r.label for r in executor.runs] == ["kill faults"]
+    assert executor.runs[0].num_cpus == KIND_CPUS == 2.0
+    assert executor.runs[0].kwargs["kind"] == "kill"
+    assert sorted(t.tier for t in trials) == [
+        "critical",
+        "important",
+        "standard",
+        "ultra-critical",
+    ]
+    assert all(t.kind == "kill" and t.recovery_ms is not None for t in trials)
+    assert all(t.acked_writes_lost == 0 for t in trials if t.strategy == "hot")
+    assert extra["workers_started"] >= 9
+    assert extra["load"]["critical"]["acked_writes"] > 0
+    assert set(_live_workers()) <= before

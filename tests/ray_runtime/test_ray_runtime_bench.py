@@ -6,10 +6,13 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from qnrecovery.bench.cli_bench import run_benchmarks
+from qnrecovery.bench.harness import ComparisonResult
+from qnrecovery.bench.runs import RunExecutor
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -65,3 +68,39 @@ def test_exact_kernel_gram_blocks_as_ray_tasks_equal_the_local_product() -> None
     on_ray = fidelity_gram(states_a, states_b, ray_block=8)
 
     np.testing.assert_allclose(on_ray, local, rtol=0, atol=1e-12)
+
+
+def test_placement_building_blocks_as_ray_runs_equal_the_local_ones() -> None:
+    pytest.importorskip("ray")
+    from qnrecovery.bench.optimizers import placement_suite
+    from qnrecovery.bench.placement import _timing_rows, budget_curve, compare_methods
+    from qnrecovery.bench.runs import LocalRuns, RayRuns
+
+    def untimed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in r.items() if k not in ("median_s", "wall_s")}
+            for r in rows
+        ]
+
+    def quality(rows: list[ComparisonResult]) -> list[tuple[Any, ...]]:
+        return [(r.name, r.candidate.scores, r.baseline.scores, r.notes) for r in rows]
+
+    def measure(runs: RunExecutor) -> tuple[Any, ...]:
+        return (
+            untimed(compare_methods([(8, 5), (12, 6)], 2, seed=3, runs=runs)),
+            untimed(
+                budget_curve((10, 5), 2, seed=3, budgets=((2, 20), (4, 50)), runs=runs)
+            ),
+            quality(_timing_rows([(8, 5), (10, 5)], seed=3, repeats=2, runs=runs)),
+            quality(
+                placement_suite(
+                    sizes=((4, 6), (6, 6)), instances=2, repeats=1, seed=5, runs=runs
+                )
+            ),
+        )
+
+    local = measure(LocalRuns())
+    with RayRuns() as executor:
+        on_ray = measure(executor)
+
+    assert on_ray == local

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from qnrecovery.bench.harness import ComparisonResult, format_table
+from qnrecovery.bench.runs import Run, RunExecutor, map_runs
 from qnrecovery.bench.suite import Progress, SuiteReport, save_figure
 
 __all__ = ["FULL_SIZES", "QUICK_SIZES", "run_suite"]
@@ -77,7 +78,12 @@ def _plot(
 
 
 def run_suite(
-    *, quick: bool, seed: int, out: Path, progress: Progress | None = None
+    *,
+    quick: bool,
+    seed: int,
+    out: Path,
+    progress: Progress | None = None,
+    runs: RunExecutor | None = None,
 ) -> SuiteReport:
     """Time ``greedy`` against ``milp`` and ``exhaustive`` against ``dijkstra``.
 
@@ -92,6 +98,10 @@ def run_suite(
         Folder for the plots (``placement.png`` and ``placement.svg``).
     progress : callable, optional
         Called with a step description and the fraction done.
+    runs : RunExecutor, optional
+        Where the independent runs go (one per placement size, one for the
+        paths; each times both of its sides); one after another in this
+        process by default.
 
     Returns
     -------
@@ -104,16 +114,25 @@ def run_suite(
     instances, repeats = (3, 3) if quick else (10, 5)
     report_progress = progress or (lambda _step, _fraction: None)
 
-    placement: list[ComparisonResult] = []
-    for done, size in enumerate(sizes):
-        report_progress(f"placement {size[0]}x{size[1]}", done / (len(sizes) + 1))
-        # One generator per size keeps each size's instances independent of
-        # which other sizes ran.
-        placement += placement_suite(
-            sizes=(size,), instances=instances, repeats=repeats, seed=seed + done
+    # One generator per size (seed + index) keeps each size's instances
+    # independent of which other sizes ran.
+    work = [
+        Run(
+            f"placement {size[0]}x{size[1]}",
+            placement_suite,
+            {
+                "sizes": (size,),
+                "instances": instances,
+                "repeats": repeats,
+                "seed": seed + done,
+            },
         )
-    report_progress("paths on Abilene", len(sizes) / (len(sizes) + 1))
-    paths = path_suite(repeats=repeats, seed=seed)
+        for done, size in enumerate(sizes)
+    ]
+    work.append(Run("paths on Abilene", path_suite, {"repeats": repeats, "seed": seed}))
+    results = map_runs(work, runs, progress)
+    placement: list[ComparisonResult] = [r for rows in results[:-1] for r in rows]
+    paths: list[ComparisonResult] = results[-1]
     report_progress("plots", 1.0)
 
     plots = _plot(sizes, placement, out)

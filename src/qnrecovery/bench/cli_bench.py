@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from qnrecovery.bench.runs import LocalRuns, RunExecutor
 from qnrecovery.bench.suite import SUITES, environment, load_suite, write_report
 from qnrecovery.exceptions import ConfigError
 
@@ -184,10 +185,13 @@ def run_benchmarks(
     command : str, optional
         The command line recorded in every ``results.json``.
     runtime : {"local", "ray"}, default="local"
-        ``ray`` runs the suites at once as Ray tasks (one CPU each) on a
-        local Ray instance, or on the cluster at `address`, whose workers
-        must see `out` (a shared filesystem). Each suite computes the same
-        results as locally: suites take every random choice from `seed`.
+        ``ray`` runs the suites one after another and spreads each suite's
+        independent runs (seeds, sizes, backends, files) over Ray tasks on a
+        local Ray instance, or on the cluster at `address`, whose nodes must
+        have qnrecovery installed and see the shared data folder. The
+        results equal the local ones, since every run takes its random
+        choices from its own arguments; wall times differ, because runs
+        share the cluster's cores.
     address : str, optional
         An existing Ray cluster, for ``runtime="ray"``.
 
@@ -241,44 +245,27 @@ def _run_on_ray(
     notify: BenchProgress,
     address: str | None,
 ) -> list[SuiteOutcome]:
-    """Every suite as one Ray task; the index follows as each one finishes."""
-    from qnrecovery.ray_runtime import require_ray
+    """Suites one after another, each one's runs spread over Ray tasks."""
+    from qnrecovery.bench.runs import RayRuns
 
-    ray = require_ray("qnrecovery bench --runtime ray")
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, logging_level="ERROR", log_to_driver=False)
-    try:
-        task = ray.remote(num_cpus=1)(_run_one)
-        pending = {
-            task.remote(
+    outcomes = []
+    with RayRuns(address) as executor:
+        executor.describe()  # connect now: a bad address fails before any suite
+        for name in chosen:
+            notify(name, "starting", 0.0)
+            outcome = _run_one(
                 name,
                 quick=quick,
                 seed=seed,
                 out=out,
                 command=command,
-                notify=_silent,
-            ): name
-            for name in chosen
-        }
-        for name in chosen:
-            notify(name, "queued on Ray", 0.0)
-        finished: dict[str, SuiteOutcome] = {}
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            name = pending.pop(ready[0])
-            finished[name] = ray.get(ready[0])
-            notify(name, finished[name].status, 1.0)
-            done = [finished[n] for n in chosen if n in finished]
-            write_index(done, out, seed=seed, quick=quick, command=command)
-    finally:
-        if started_here:
-            ray.shutdown()
-    return [finished[name] for name in chosen]
-
-
-def _silent(_suite: str, _step: str, _fraction: float) -> None:
-    """Progress inside a Ray task goes nowhere; the driver reports completions."""
+                notify=notify,
+                executor=executor,
+            )
+            notify(name, outcome.status, 1.0)
+            outcomes.append(outcome)
+            write_index(outcomes, out, seed=seed, quick=quick, command=command)
+    return outcomes
 
 
 def _run_one(
@@ -289,7 +276,9 @@ def _run_one(
     out: Path,
     command: str,
     notify: BenchProgress,
+    executor: RunExecutor | None = None,
 ) -> SuiteOutcome:
+    executor = executor if executor is not None else LocalRuns()
     folder = out / name
     try:
         runner = load_suite(name)
@@ -305,10 +294,17 @@ def _run_one(
             seed=seed,
             out=folder,
             progress=lambda step, fraction: notify(name, step, fraction),
+            runs=executor,
         )
         elapsed = time.perf_counter() - started
         write_report(
-            report, folder, seed=seed, quick=quick, command=command, elapsed_s=elapsed
+            report,
+            folder,
+            seed=seed,
+            quick=quick,
+            command=command,
+            elapsed_s=elapsed,
+            runtime=executor.describe(),
         )
     except Exception as error:  # one suite's failure must not stop the others
         elapsed = time.perf_counter() - started
@@ -465,7 +461,7 @@ def bench_command(
 
     target = out if out is not None else default_out_dir()
     try:
-        if quiet or runtime != "local":
+        if quiet:
             outcomes = run_benchmarks(
                 names,
                 quick=quick,
@@ -475,7 +471,9 @@ def bench_command(
                 address=address,
             )
         else:
-            outcomes = _run_with_bar(names, len(chosen), quick, seed, target, console)
+            outcomes = _run_with_bar(
+                names, len(chosen), quick, seed, target, console, runtime, address
+            )
     except ConfigError as error:
         console.print(f"[red]error:[/red] {error}", highlight=False)
         return 2
@@ -502,6 +500,8 @@ def _run_with_bar(
     seed: int,
     out: Path,
     console: Any,
+    runtime: str = "local",
+    address: str | None = None,
 ) -> list[SuiteOutcome]:
     from rich.progress import (
         BarColumn,
@@ -540,7 +540,15 @@ def _run_with_bar(
                     description=f"suites ({len(done)}/{total})",
                 )
 
-        return run_benchmarks(names, quick=quick, seed=seed, out=out, progress=update)
+        return run_benchmarks(
+            names,
+            quick=quick,
+            seed=seed,
+            out=out,
+            progress=update,
+            runtime=runtime,
+            address=address,
+        )
 
 
 def _print_list(rows: list[SuiteAvailability], stdout: Any) -> None:

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from qnrecovery.bench.harness import ComparisonResult, compare
+from qnrecovery.bench.runs import Progress, Run, RunExecutor, map_runs
 from qnrecovery.interfaces import (
     HostSpec,
     PathProblem,
@@ -36,7 +37,13 @@ from qnrecovery.interfaces import (
 from qnrecovery.orchestrator.tiers import TIERS
 from qnrecovery.registry import backend
 
-__all__ = ["path_problems", "path_suite", "placement_suite", "random_placement"]
+__all__ = [
+    "path_problems",
+    "path_suite",
+    "placement_row",
+    "placement_suite",
+    "random_placement",
+]
 
 P = TypeVar("P")
 S = TypeVar("S")
@@ -105,6 +112,10 @@ def placement_suite(
     instances: int = 10,
     repeats: int = 5,
     seed: int = 0,
+    *,
+    runs: RunExecutor | None = None,
+    progress: Progress | None = None,
+    span: tuple[float, float] = (0.0, 1.0),
 ) -> list[ComparisonResult]:
     """``greedy`` against ``milp`` on random instances of each size.
 
@@ -117,7 +128,15 @@ def placement_suite(
     repeats : int, default=5
         Timed runs of each placer.
     seed : int, default=0
-        Seed of the instance generator.
+        Seed of the instance generator; the sizes draw their instances from
+        it in turn, here, before any placer runs.
+    runs : RunExecutor, optional
+        Where the sizes' comparisons go (one run per size, timing both
+        placers); one after another in this process by default.
+    progress : callable, optional
+        Called with a run's label and the fraction done.
+    span : tuple of float, default=(0.0, 1.0)
+        The part of the caller's progress these runs make up.
 
     Returns
     -------
@@ -127,38 +146,67 @@ def placement_suite(
         gap to the MILP optimum.
     """
     rng = np.random.default_rng(seed)
-    greedy, milp = backend("placer", "greedy"), backend("placer", "milp")
-    results = []
+    work = []
     for n_services, n_hosts in sizes:
         problems = [
             random_placement(n_services, n_hosts, rng) for _ in range(instances)
         ]
-        ours = [greedy.place(p) for p in problems]
-        best = [milp.place(p) for p in problems]
-        gaps = [
-            (g.objective - m.objective) / m.objective
-            for g, m in zip(ours, best, strict=True)
-            if g.feasible and m.feasible and m.objective > 0
-        ]
-        notes: dict[str, Any] = {
-            "feasible": f"{sum(s.feasible for s in ours)}/"
-            f"{sum(s.feasible for s in best)} of {instances}",
-            "mean gap": float(np.mean(gaps)) if gaps else math.nan,
-            "max gap": float(np.max(gaps)) if gaps else math.nan,
-        }
-        results.append(
-            compare(
-                f"placement {n_services} services x {n_hosts} hosts",
-                functools.partial(_solve_all, greedy.place, problems),
-                functools.partial(_solve_all, milp.place, problems),
-                repeats=repeats,
-                score=_mean_objective,
-                candidate_label="greedy",
-                baseline_label="milp",
-                notes=notes,
+        work.append(
+            Run(
+                f"placement {n_services}x{n_hosts}",
+                placement_row,
+                {
+                    "name": f"placement {n_services} services x {n_hosts} hosts",
+                    "problems": problems,
+                    "repeats": repeats,
+                },
             )
         )
-    return results
+    return map_runs(work, runs, progress, span=span)
+
+
+def placement_row(
+    name: str, problems: Sequence[PlacementProblem], repeats: int = 5
+) -> ComparisonResult:
+    """``greedy`` against ``milp`` on `problems`: one row of :func:`placement_suite`.
+
+    Parameters
+    ----------
+    name : str
+        The row's name.
+    problems : sequence of PlacementProblem
+        Every timed run of a placer solves all of them.
+    repeats : int, default=5
+        Timed runs of each placer.
+
+    Returns
+    -------
+    ComparisonResult
+    """
+    greedy, milp = backend("placer", "greedy"), backend("placer", "milp")
+    ours = [greedy.place(p) for p in problems]
+    best = [milp.place(p) for p in problems]
+    gaps = [
+        (g.objective - m.objective) / m.objective
+        for g, m in zip(ours, best, strict=True)
+        if g.feasible and m.feasible and m.objective > 0
+    ]
+    notes: dict[str, Any] = {
+        "feasible": f"{sum(s.feasible for s in ours)}/"
+        f"{sum(s.feasible for s in best)} of {len(problems)}",
+        "mean gap": float(np.mean(gaps)) if gaps else math.nan,
+        "max gap": float(np.max(gaps)) if gaps else math.nan,
+    }
+    return compare(
+        name,
+        functools.partial(_solve_all, greedy.place, problems),
+        functools.partial(_solve_all, milp.place, problems),
+        repeats=repeats,
+        score=_mean_objective,
+        candidate_label="greedy",
+        baseline_label="milp",
+        notes=notes,
+    )
 
 
 def path_problems(

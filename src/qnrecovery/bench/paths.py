@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from qnrecovery.bench.harness import ComparisonResult, compare, format_table
+from qnrecovery.bench.runs import Run, RunExecutor, map_runs
 from qnrecovery.bench.suite import Progress, SuiteReport
 from qnrecovery.interfaces import PathProblem, PathSolution, link_key
 
@@ -401,7 +402,12 @@ def _tables(rows: list[dict[str, Any]], noisy: dict[str, Any]) -> str:
 
 
 def run_suite(
-    *, quick: bool, seed: int, out: Path, progress: Progress | None = None
+    *,
+    quick: bool,
+    seed: int,
+    out: Path,
+    progress: Progress | None = None,
+    runs: RunExecutor | None = None,
 ) -> SuiteReport:
     """Grover path search, its classical-scan ablation and Dijkstra, side by side.
 
@@ -417,6 +423,9 @@ def run_suite(
         Output folder (the suite draws no plot).
     progress : callable, optional
         Called with a step description and the fraction done.
+    runs : RunExecutor, optional
+        Executes the runs (one per network and budget, one for the noisy
+        target); one after another in this process by default.
 
     Returns
     -------
@@ -425,12 +434,12 @@ def run_suite(
     networks = QUICK_NETWORKS if quick else FULL_NETWORKS
     count = 6 if quick else 12
     repeats = 1 if quick else 3
-    report = progress or (lambda _step, _fraction: None)
     rng = np.random.default_rng(seed)
 
-    rows, timing, skipped = [], [], []
-    for position, name in enumerate(networks):
-        report(f"network {name}", position / (len(networks) + 1))
+    # Problems are drawn here, in one order, so every run gets the same ones
+    # wherever it runs.
+    cells, skipped = [], []
+    for name in networks:
         graph = _load(name)
         if graph is None:
             skipped.append(name)
@@ -438,13 +447,24 @@ def run_suite(
         for factor in BUDGET_FACTORS:
             problems = random_problems(graph, count, rng, factor)
             label = f"{name}, budget {factor:g}x"
-            first = factor == BUDGET_FACTORS[0]
-            row, timed = _network_row(label, graph, problems, seed, repeats, first)
-            rows.append(row)
-            timing += timed
-    report("noisy target", len(networks) / (len(networks) + 1))
-    noisy = _noisy_row(seed, "manila")
-    report("done", 1.0)
+            cells.append(
+                Run(
+                    label,
+                    _network_row,
+                    {
+                        "name": label,
+                        "graph": graph,
+                        "problems": problems,
+                        "seed": seed,
+                        "repeats": repeats,
+                        "depth": factor == BUDGET_FACTORS[0],
+                    },
+                )
+            )
+    noisy_run = Run("noisy target", _noisy_row, {"seed": seed, "device": "manila"})
+    *results, noisy = map_runs([*cells, noisy_run], runs, progress)
+    rows = [row for row, _ in results]
+    timing = [result for _, timed in results for result in timed]
 
     table = "\n\n".join(
         [

@@ -21,6 +21,11 @@ of growing size, every instance is solved by:
 The annealer is also run at growing budgets (reads x sweeps) on one size, and
 its gap is plotted against its wall time, beside the MILP's time.
 
+The instances are drawn in the calling process; every method on every
+instance (and every budget on every instance) is then an independent run of
+a :class:`~qnrecovery.bench.runs.RunExecutor`, seeded from its arguments
+alone, and the gaps to the MILP optimum are computed once all runs are back.
+
 Examples
 --------
 >>> from pathlib import Path
@@ -43,6 +48,7 @@ import numpy as np
 
 from qnrecovery.bench.harness import ComparisonResult, compare, format_table
 from qnrecovery.bench.optimizers import random_placement
+from qnrecovery.bench.runs import Run, RunExecutor, map_runs
 from qnrecovery.bench.suite import Progress, SuiteReport, save_figure
 from qnrecovery.interfaces import PlacementProblem, PlacementSolution
 
@@ -142,19 +148,21 @@ def _greedy_then_search(problem: PlacementProblem) -> PlacementSolution:
     return PlacementSolution(True, problem.objective(assignment), info, assignment)
 
 
-def _solvers(seed: int) -> dict[str, Callable[[PlacementProblem], PlacementSolution]]:
+def _solver(method: str, seed: int) -> Callable[[PlacementProblem], PlacementSolution]:
+    """The placer of `method`, seeded from `seed` alone."""
     from qnrecovery.registry import backend
 
-    return {
-        "milp": backend("placer", "milp").place,
-        "annealing": backend("placer", "annealing", random_state=seed).place,
-        "annealing, one-hot": backend(
+    if method == "annealing":
+        return backend("placer", "annealing", random_state=seed).place
+    if method == "annealing, one-hot":
+        return backend(
             "placer", "annealing", random_state=seed, encoding="one-hot"
-        ).place,
-        "greedy": backend("placer", "greedy").place,
-        "greedy + repair/local search": _greedy_then_search,
-        "cqm_to_bqm, raw": functools.partial(_plain_conversion, seed=seed),
-    }
+        ).place
+    if method == "greedy + repair/local search":
+        return _greedy_then_search
+    if method == "cqm_to_bqm, raw":
+        return functools.partial(_plain_conversion, seed=seed)
+    return backend("placer", method).place
 
 
 def _timed(
@@ -165,16 +173,63 @@ def _timed(
     return solution, time.perf_counter() - start
 
 
+def _method_run(
+    problem: PlacementProblem, method: str, seed: int
+) -> tuple[float, float, float, float]:
+    """One method on one instance: objective, seconds, feasible share, raw.
+
+    ``raw`` is the annealer's best feasible sample before repair (``nan``
+    for the other methods).
+    """
+    solution, seconds = _timed(_solver(method, seed), problem)
+    share = float(solution.info.get("feasible_share", math.nan))
+    raw = float(solution.info.get("raw_objective", math.nan))
+    return solution.objective, seconds, share, raw
+
+
 def _gap(value: float, best: float) -> float:
     if not math.isfinite(value) or not math.isfinite(best):
         return math.inf
     return (value - best) / best if best > 0 else 0.0
 
 
+def _solved_methods(n_services: int) -> list[str]:
+    """The methods run on an instance; ``annealing, raw`` comes with ``annealing``."""
+    return [
+        method
+        for method in METHODS
+        if method != "annealing, raw"
+        and not (method == "cqm_to_bqm, raw" and n_services > NAIVE_LIMIT)
+    ]
+
+
 def compare_methods(
-    sizes: Sequence[tuple[int, int]], instances: int, seed: int
+    sizes: Sequence[tuple[int, int]],
+    instances: int,
+    seed: int,
+    *,
+    runs: RunExecutor | None = None,
+    progress: Progress | None = None,
+    span: tuple[float, float] = (0.0, 1.0),
 ) -> list[dict[str, Any]]:
     """Every method on ``instances`` random instances of each size.
+
+    The instances are drawn here; every method on every instance is one run
+    of `runs`, seeded with ``seed + k`` on the ``k``-th instance of a size.
+
+    Parameters
+    ----------
+    sizes : sequence of (services, hosts)
+    instances : int
+        Random instances per size.
+    seed : int
+        Size ``i`` draws its instances from ``seed + i``.
+    runs : RunExecutor, optional
+        Where the runs go; one after another in this process by default.
+    progress : callable, optional
+        Called with a run's label and the fraction done.
+    span : tuple of float, default=(0.0, 1.0)
+        The part of the caller's progress these runs make up.
 
     Returns
     -------
@@ -183,34 +238,39 @@ def compare_methods(
         ``max_gap``, ``feasible`` (answers), ``raw_feasible_share`` (the
         annealers' samples before repair), ``median_s`` and ``gaps``.
     """
-    rows: list[dict[str, Any]] = []
+    planned: list[tuple[int, int, str]] = []
+    work: list[Run] = []
     for offset, (n_services, n_hosts) in enumerate(sizes):
         rng = np.random.default_rng(seed + offset)
         problems = [
             random_placement(n_services, n_hosts, rng) for _ in range(instances)
         ]
-        found: dict[str, list[tuple[float, float, float]]] = {m: [] for m in METHODS}
         for k, problem in enumerate(problems):
-            solvers = _solvers(seed + k)
-            best, milp_s = _timed(solvers["milp"], problem)
-            found["milp"].append((best.objective, milp_s, math.nan))
-            for method, solve in solvers.items():
-                if method == "milp" or (
-                    method == "cqm_to_bqm, raw" and n_services > NAIVE_LIMIT
-                ):
-                    continue
-                solution, seconds = _timed(solve, problem)
-                share = float(solution.info.get("feasible_share", math.nan))
-                found[method].append((solution.objective, seconds, share))
+            for method in _solved_methods(n_services):
+                planned.append((offset, k, method))
+                work.append(
+                    Run(
+                        f"placement {n_services}x{n_hosts} #{k} / {method}",
+                        _method_run,
+                        {"problem": problem, "method": method, "seed": seed + k},
+                    )
+                )
+    results = dict(zip(planned, map_runs(work, runs, progress, span=span), strict=True))
+
+    rows: list[dict[str, Any]] = []
+    for offset, (n_services, n_hosts) in enumerate(sizes):
+        found: dict[str, list[tuple[float, float, float]]] = {m: [] for m in METHODS}
+        for k in range(instances):
+            reference = results[offset, k, "milp"][0]
+            for method in _solved_methods(n_services):
+                value, seconds, share, raw = results[offset, k, method]
+                if method == "milp":
+                    share = math.nan
+                found[method].append((_gap(value, reference), seconds, share))
                 if method == "annealing":
-                    raw = float(solution.info["raw_objective"])
-                    found["annealing, raw"].append((raw, seconds, share))
-            reference = best.objective
-            for method in METHODS:
-                if len(found[method]) <= k:
-                    continue
-                value, seconds, share = found[method][-1]
-                found[method][-1] = (_gap(value, reference), seconds, share)
+                    found["annealing, raw"].append(
+                        (_gap(raw, reference), seconds, share)
+                    )
         for method in METHODS:
             if not found[method]:
                 continue
@@ -232,13 +292,59 @@ def compare_methods(
     return rows
 
 
+def _budget_run(
+    problem: PlacementProblem, reads: int, sweeps: int, seed: int
+) -> tuple[float, float, float, float]:
+    """The annealer at one budget: objective, raw objective, share, seconds."""
+    from qnrecovery.registry import backend
+
+    placer = backend(
+        "placer", "annealing", random_state=seed, num_reads=reads, num_sweeps=sweeps
+    )
+    solution, seconds = _timed(placer.place, problem)
+    return (
+        solution.objective,
+        float(solution.info["raw_objective"]),
+        float(solution.info["feasible_share"]),
+        seconds,
+    )
+
+
+def _reference_run(problem: PlacementProblem, method: str) -> tuple[float, float]:
+    """A reference method (``milp`` or the search without annealing), timed."""
+    solution, seconds = _timed(_solver(method, 0), problem)
+    return solution.objective, seconds
+
+
 def budget_curve(
     size: tuple[int, int],
     instances: int,
     seed: int,
     budgets: Sequence[tuple[int, int]] = BUDGETS,
+    *,
+    runs: RunExecutor | None = None,
+    progress: Progress | None = None,
+    span: tuple[float, float] = (0.0, 1.0),
 ) -> list[dict[str, Any]]:
     """The annealer's gap at growing (reads, sweeps) budgets on one size.
+
+    The instances are drawn here (from ``seed + 1000``); every budget on
+    every instance, and each reference on every instance, is one run of
+    `runs`. The annealer on the ``k``-th instance is seeded with ``seed + k``.
+
+    Parameters
+    ----------
+    size : (services, hosts)
+    instances : int
+        Random instances.
+    seed : int
+    budgets : sequence of (reads, sweeps), default=BUDGETS
+    runs : RunExecutor, optional
+        Where the runs go; one after another in this process by default.
+    progress : callable, optional
+        Called with a run's label and the fraction done.
+    span : tuple of float, default=(0.0, 1.0)
+        The part of the caller's progress these runs make up.
 
     Returns
     -------
@@ -248,26 +354,40 @@ def budget_curve(
         raw sample was feasible), ``raw_feasible_share``; plus one row per
         reference (``milp``, ``greedy + repair/local search``).
     """
-    from qnrecovery.registry import backend
-
     rng = np.random.default_rng(seed + 1000)
     problems = [random_placement(*size, rng) for _ in range(instances)]
-    exact = [_timed(backend("placer", "milp").place, p) for p in problems]
+    references = ("milp", "greedy + repair/local search")
+    work = [
+        Run(
+            f"budget curve #{k} / {method}",
+            _reference_run,
+            {"problem": problem, "method": method},
+        )
+        for method in references
+        for k, problem in enumerate(problems)
+    ]
+    work += [
+        Run(
+            f"budget curve #{k} / {reads} x {sweeps}",
+            _budget_run,
+            {"problem": problem, "reads": reads, "sweeps": sweeps, "seed": seed + k},
+        )
+        for reads, sweeps in budgets
+        for k, problem in enumerate(problems)
+    ]
+    results = map_runs(work, runs, progress, span=span)
+    exact = results[:instances]
+    searched = results[instances : 2 * instances]
+    annealed = results[2 * instances :]
+
     rows = []
-    for reads, sweeps in budgets:
+    for b, (reads, sweeps) in enumerate(budgets):
         gaps, raws, shares, times = [], [], [], []
-        for k, problem in enumerate(problems):
-            placer = backend(
-                "placer",
-                "annealing",
-                random_state=seed + k,
-                num_reads=reads,
-                num_sweeps=sweeps,
-            )
-            solution, seconds = _timed(placer.place, problem)
-            gaps.append(_gap(solution.objective, exact[k][0].objective))
-            raws.append(_gap(solution.info["raw_objective"], exact[k][0].objective))
-            shares.append(solution.info["feasible_share"])
+        for k in range(instances):
+            objective, raw, share, seconds = annealed[b * instances + k]
+            gaps.append(_gap(objective, exact[k][0]))
+            raws.append(_gap(raw, exact[k][0]))
+            shares.append(share)
             times.append(seconds)
         finite_raw = [r for r in raws if math.isfinite(r)]
         rows.append(
@@ -281,17 +401,13 @@ def budget_curve(
                 "raw_feasible_share": float(np.mean(shares)),
             }
         )
-    searched = [_timed(_greedy_then_search, p) for p in problems]
     rows.append(
         {
             "method": "greedy + repair/local search",
             "wall_s": float(np.mean([t for _, t in searched])),
             "mean_gap": float(
                 np.mean(
-                    [
-                        _gap(s.objective, e.objective)
-                        for (s, _), (e, _) in zip(searched, exact, strict=True)
-                    ]
+                    [_gap(s, e) for (s, _), (e, _) in zip(searched, exact, strict=True)]
                 )
             ),
         }
@@ -306,29 +422,54 @@ def budget_curve(
     return rows
 
 
-def _timing_rows(
-    sizes: Sequence[tuple[int, int]], seed: int, repeats: int
-) -> list[ComparisonResult]:
-    """``annealing`` against ``milp``, timed alternately with the harness."""
+def _timing_run(
+    problem: PlacementProblem, name: str, seed: int, repeats: int
+) -> ComparisonResult:
+    """``annealing`` against ``milp`` on one instance, both timed in this run."""
     from qnrecovery.registry import backend
 
-    results = []
+    annealing = backend("placer", "annealing", random_state=seed)
+    milp = backend("placer", "milp")
+    return compare(
+        name,
+        functools.partial(annealing.place, problem),
+        functools.partial(milp.place, problem),
+        repeats=repeats,
+        score=_objective,
+        candidate_label="annealing",
+        baseline_label="milp",
+    )
+
+
+def _objective(solution: PlacementSolution) -> float:
+    return solution.objective
+
+
+def _timing_rows(
+    sizes: Sequence[tuple[int, int]],
+    seed: int,
+    repeats: int,
+    *,
+    runs: RunExecutor | None = None,
+    progress: Progress | None = None,
+    span: tuple[float, float] = (0.0, 1.0),
+) -> list[ComparisonResult]:
+    """``annealing`` against ``milp``, timed alternately with the harness.
+
+    One run per size times both sides, so a ratio's two sides share a task.
+    """
+    work = []
     for offset, size in enumerate(sizes):
+        name = f"placement {size[0]} services x {size[1]} hosts"
         problem = random_placement(*size, np.random.default_rng(seed + offset))
-        annealing = backend("placer", "annealing", random_state=seed)
-        milp = backend("placer", "milp")
-        results.append(
-            compare(
-                f"placement {size[0]} services x {size[1]} hosts",
-                functools.partial(annealing.place, problem),
-                functools.partial(milp.place, problem),
-                repeats=repeats,
-                score=lambda s: s.objective,
-                candidate_label="annealing",
-                baseline_label="milp",
+        work.append(
+            Run(
+                f"timing {size[0]}x{size[1]}",
+                _timing_run,
+                {"problem": problem, "name": name, "seed": seed, "repeats": repeats},
             )
         )
-    return results
+    return map_runs(work, runs, progress, span=span)
 
 
 def _pct(value: float) -> str:
@@ -413,7 +554,12 @@ def _plot(
 
 
 def run_suite(
-    *, quick: bool, seed: int, out: Path, progress: Progress | None = None
+    *,
+    quick: bool,
+    seed: int,
+    out: Path,
+    progress: Progress | None = None,
+    runs: RunExecutor | None = None,
 ) -> SuiteReport:
     """The annealing placer against the MILP, its ablations, and the budget curve.
 
@@ -428,6 +574,10 @@ def run_suite(
         Folder for the plot (``placement_gap_vs_time.png`` and ``.svg``).
     progress : callable, optional
         Called with a step description and the fraction done.
+    runs : RunExecutor, optional
+        Where the independent runs go (every method on every instance, every
+        budget on every instance, one timing per size); one after another in
+        this process by default.
 
     Returns
     -------
@@ -439,11 +589,22 @@ def run_suite(
     report = progress or (lambda _step, _fraction: None)
 
     report("methods on every size", 0.0)
-    rows = compare_methods(sizes, instances, seed)
+    rows = compare_methods(
+        sizes, instances, seed, runs=runs, progress=progress, span=(0.0, 0.5)
+    )
     report("budget curve", 0.5)
-    curve = budget_curve(curve_size, instances, seed)
+    curve = budget_curve(
+        curve_size, instances, seed, runs=runs, progress=progress, span=(0.5, 0.85)
+    )
     report("timing annealing against milp", 0.85)
-    timing = _timing_rows(sizes, seed, repeats=2 if quick else 3)
+    timing = _timing_rows(
+        sizes,
+        seed,
+        repeats=2 if quick else 3,
+        runs=runs,
+        progress=progress,
+        span=(0.85, 1.0),
+    )
     plots = _plot(curve, curve_size, out)
     report("done", 1.0)
 

@@ -38,9 +38,10 @@ from typing import Any
 
 import numpy as np
 
+from qnrecovery.bench.runs import Run, RunExecutor, map_runs
 from qnrecovery.bench.suite import Progress, SuiteReport
 
-__all__ = ["MODELS", "Split", "evaluate", "load_splits", "run_suite"]
+__all__ = ["MODELS", "Split", "evaluate", "fit_and_score", "load_splits", "run_suite"]
 
 logger = logging.getLogger(__name__)
 
@@ -173,9 +174,18 @@ def _best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def evaluate(
-    split: Split, train_rows: int, seed: int, models: dict[str, Any] | None = None
+    split: Split,
+    train_rows: int,
+    seed: int,
+    models: dict[str, Any] | None = None,
+    *,
+    runs: RunExecutor | None = None,
+    progress: Progress | None = None,
+    span: tuple[float, float] = (0.0, 1.0),
 ) -> list[dict[str, Any]]:
     """Fit every model on the same rows of `split` and score the same test rows.
+
+    The subsample is drawn here; each model is then one run of `runs`.
 
     Returns
     -------
@@ -183,11 +193,9 @@ def evaluate(
         One record per model: ``roc_auc``, ``pr_auc``, ``f1``, ``threshold``,
         ``fit_s``, ``predict_s`` and the row counts.
     """
-    from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
     from sklearn.model_selection import train_test_split
 
     from qnrecovery.quantum._pipeline import stratified_subsample
-    from qnrecovery.registry import backend
 
     rng = np.random.default_rng(seed)
     rows = stratified_subsample(split.y_train, train_rows, rng)
@@ -198,33 +206,81 @@ def evaluate(
         stratify=split.y_train[rows],
         random_state=seed,
     )
-    records = []
-    for label, (name, options) in (models or MODELS).items():
-        model = backend("predictor", name, random_state=seed, **options)
-        started = time.perf_counter()
-        model.fit(X_fit, y_fit)
-        fitted = time.perf_counter()
-        p_test = model.predict_proba(split.X_test)[:, 1]
-        predicted = time.perf_counter()
-        threshold = _best_f1_threshold(y_val, model.predict_proba(X_val)[:, 1])
-        records.append(
+    rows_of = {
+        "X_fit": X_fit,
+        "y_fit": y_fit,
+        "X_val": X_val,
+        "y_val": y_val,
+        "X_test": split.X_test,
+        "y_test": split.y_test,
+    }
+    model_runs = [
+        Run(
+            f"{split.name} / {label}",
+            fit_and_score,
             {
                 "data": split.name,
-                "model": label,
-                "roc_auc": float(roc_auc_score(split.y_test, p_test)),
-                "pr_auc": float(average_precision_score(split.y_test, p_test)),
-                "f1": float(f1_score(split.y_test, p_test >= threshold)),
-                "threshold": threshold,
-                "fit_s": fitted - started,
-                "predict_s": predicted - fitted,
-                "fit_rows": len(y_fit),
-                "threshold_rows": len(y_val),
-                "test_rows": len(split.y_test),
-                "test_positive_rate": float(split.y_test.mean()),
-            }
+                "label": label,
+                "name": name,
+                "options": options,
+                "seed": seed,
+                **rows_of,
+            },
         )
-        logger.info("%s / %s: %s", split.name, label, records[-1])
+        for label, (name, options) in (models or MODELS).items()
+    ]
+    records = map_runs(model_runs, runs, progress, span=span)
+    for record in records:
+        logger.info("%s / %s: %s", split.name, record["model"], record)
     return records
+
+
+def fit_and_score(
+    *,
+    data: str,
+    label: str,
+    name: str,
+    options: dict[str, Any],
+    seed: int,
+    X_fit: np.ndarray,
+    y_fit: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+) -> dict[str, Any]:
+    """One model on one data set: fit, pick the F1 threshold, score the test rows.
+
+    Returns
+    -------
+    dict
+        The record :func:`evaluate` returns for this model.
+    """
+    from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+
+    from qnrecovery.registry import backend
+
+    model = backend("predictor", name, random_state=seed, **options)
+    started = time.perf_counter()
+    model.fit(X_fit, y_fit)
+    fitted = time.perf_counter()
+    p_test = model.predict_proba(X_test)[:, 1]
+    predicted = time.perf_counter()
+    threshold = _best_f1_threshold(y_val, model.predict_proba(X_val)[:, 1])
+    return {
+        "data": data,
+        "model": label,
+        "roc_auc": float(roc_auc_score(y_test, p_test)),
+        "pr_auc": float(average_precision_score(y_test, p_test)),
+        "f1": float(f1_score(y_test, p_test >= threshold)),
+        "threshold": threshold,
+        "fit_s": fitted - started,
+        "predict_s": predicted - fitted,
+        "fit_rows": len(y_fit),
+        "threshold_rows": len(y_val),
+        "test_rows": len(y_test),
+        "test_positive_rate": float(y_test.mean()),
+    }
 
 
 def _table(records: list[dict[str, Any]]) -> str:
@@ -258,16 +314,25 @@ def _winners(records: list[dict[str, Any]]) -> list[str]:
 
 
 def run_suite(
-    *, quick: bool, seed: int, out: Path, progress: Progress | None = None
+    *,
+    quick: bool,
+    seed: int,
+    out: Path,
+    progress: Progress | None = None,
+    runs: RunExecutor | None = None,
 ) -> SuiteReport:
-    """Run every model on every data set; ``quick`` uses fewer training rows."""
+    """Run every model on every data set; ``quick`` uses fewer training rows.
+
+    Each model on each data set is one run of `runs`.
+    """
     train_rows = 600 if quick else 1500
     splits = load_splits(seed)
     records: list[dict[str, Any]] = []
     for index, split in enumerate(splits):
-        if progress is not None:
-            progress(f"predictors on {split.name}", index / max(len(splits), 1))
-        records += evaluate(split, train_rows, seed)
+        span = (index / len(splits), (index + 1) / len(splits))
+        records += evaluate(
+            split, train_rows, seed, runs=runs, progress=progress, span=span
+        )
     if progress is not None:
         progress("predictors done", 1.0)
 

@@ -9,6 +9,12 @@ trial the suite waits until the engine is done and the component has every
 standby it should have, then checks which acknowledged writes the new
 primary lacks.
 
+The fault suite (:func:`run_suite`, :func:`run_fault_suite`) injects every
+fault kind into one component per tier. Each kind is one independent run
+(:func:`fault_kind_run`) with a fleet, a temporary folder and random pauses
+of its own, so the kinds can go to Ray tasks (two CPUs each) as well as run
+one after another here.
+
 Examples
 --------
 >>> from qnrecovery.bench.recovery import format_recovery, run_recovery_suite
@@ -29,7 +35,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,15 +46,21 @@ from qnrecovery.runtime.load import ClientLoad
 from qnrecovery.runtime.router import Router
 from qnrecovery.runtime.supervisor import Supervisor
 
+if TYPE_CHECKING:
+    from qnrecovery.bench.runs import RunExecutor
+
 __all__ = [
+    "KIND_CPUS",
     "STRATEGY_TIERS",
     "SUITE_KINDS",
     "FaultTrial",
     "RecoverySuiteResult",
     "StrategyResult",
     "Trial",
+    "fault_kind_run",
     "format_fault_table",
     "format_recovery",
+    "merge_extra",
     "run_fault_suite",
     "run_recovery_suite",
     "run_suite",
@@ -492,11 +504,13 @@ def run_suite(
     seed: int,
     out: Path,
     progress: Any = None,
+    runs: RunExecutor | None = None,
 ) -> Any:
     """Every fault kind against one component per tier, under client load.
 
     ``quick`` injects about 10 faults of every kind, the full run at least
-    100, spread over the tiers (see :func:`run_fault_suite`).
+    100, spread over the tiers (see :func:`run_fault_suite`). Every fault
+    kind is one run of `runs`, with a fleet of its own.
 
     Returns
     -------
@@ -506,13 +520,20 @@ def run_suite(
 
     per_kind = 12 if quick else 100
     started = time.perf_counter()
-    trials, extra = run_fault_suite(per_kind=per_kind, seed=seed, progress=progress)
+    trials, extra = run_fault_suite(
+        per_kind=per_kind, seed=seed, progress=progress, runs=runs
+    )
     figures = summarise_trials(trials) | extra
     figures["elapsed_s"] = time.perf_counter() - started
     figures["per_kind"] = per_kind
     table = format_fault_table(figures)
     plots = _plot_trials(trials, out)
     return SuiteReport("recovery", table, figures, plots, _suite_notes(figures))
+
+
+#: CPUs one fault kind keeps busy: its fleet of workers, the router, the
+#: engine and the client load. A 2-CPU node runs one kind at a time.
+KIND_CPUS = 2.0
 
 
 def run_fault_suite(
@@ -522,6 +543,8 @@ def run_fault_suite(
     write_rate: float = 100.0,
     heartbeat_ms: float = 20.0,
     progress: Any = None,
+    runs: RunExecutor | None = None,
+    kinds: Sequence[str] = SUITE_KINDS,
 ) -> tuple[list[FaultTrial], dict[str, Any]]:
     """Inject `per_kind` faults of every kind, spread over the four tiers.
 
@@ -532,26 +555,123 @@ def run_fault_suite(
     the kill. ``cascade`` kills three components 20 ms apart, ``concurrent``
     all four at once.
 
+    Every kind is one :class:`~qnrecovery.bench.runs.Run` (see
+    :func:`fault_kind_run`): a fleet of its own (one component per tier, a
+    router, the engine and the client load) in its own temporary folder,
+    with its own random pauses seeded from ``f"{seed}:{kind}"``. The runs
+    ask for :data:`KIND_CPUS` (2) CPUs each, so a 2-CPU node runs the kinds
+    one at a time and a cluster one per node.
+
+    Parameters
+    ----------
+    per_kind : int, default=100
+        Faults of every kind.
+    seed : int, default=0
+        Seeds the random pauses before the faults.
+    write_rate : float, default=100.0
+        Client writes per second per component.
+    heartbeat_ms : float, default=20.0
+        Heartbeat period of the failure detector.
+    progress : callable, optional
+        Called with a message and the fraction done.
+    runs : RunExecutor, optional
+        Where the kinds run (:class:`~qnrecovery.bench.runs.LocalRuns`, one
+        after another in this process, when None).
+    kinds : sequence of str, default=SUITE_KINDS
+        Fault kinds to inject, a selection of :data:`SUITE_KINDS`.
+
     Returns
     -------
     trials : list of FaultTrial
+        In the order of `kinds`.
     extra : dict
-        Client load, false failovers, fencing and process counts.
+        Client load, false failovers, fencing and process counts, summed
+        over the kinds' fleets.
+
+    Raises
+    ------
+    ConfigError
+        If `per_kind` is below 1 or a kind is unknown.
     """
+    from qnrecovery.bench.runs import Run, map_runs
+
     if per_kind < 1:
         raise ConfigError(
             f"`per_kind` of `run_fault_suite` must be >= 1; got {per_kind}"
         )
+    unknown = [k for k in kinds if k not in SUITE_KINDS]
+    if unknown or not kinds:
+        raise ConfigError(
+            f"`kinds` of `run_fault_suite` must be a non-empty selection of "
+            f"{', '.join(SUITE_KINDS)}; got {list(kinds)!r}."
+        )
+
+    plan = [
+        Run(
+            f"{kind} faults",
+            fault_kind_run,
+            {
+                "kind": kind,
+                "per_kind": per_kind,
+                "seed": seed,
+                "write_rate": write_rate,
+                "heartbeat_ms": heartbeat_ms,
+            },
+            num_cpus=KIND_CPUS,
+        )
+        for kind in kinds
+    ]
+    results = map_runs(plan, runs, progress)
+
+    trials = [trial for kind_trials, _ in results for trial in kind_trials]
+    extra = merge_extra(list(kinds), [kind_extra for _, kind_extra in results])
+    return trials, extra
+
+
+def fault_kind_run(
+    *,
+    kind: str,
+    per_kind: int,
+    seed: int,
+    write_rate: float = 100.0,
+    heartbeat_ms: float = 20.0,
+) -> tuple[list[FaultTrial], dict[str, Any]]:
+    """One fault kind on a fleet of its own: one run of the fault suite.
+
+    Starts one component per tier with its standbys, a router and a client
+    load (every port chosen by the system, state in a temporary folder),
+    injects `per_kind` faults of `kind`, verifies the acknowledged writes
+    and stops everything. Every worker process is killed and reaped before
+    it returns, also when it fails.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`SUITE_KINDS`.
+    per_kind : int
+        Faults to inject.
+    seed : int
+        With `kind`, seeds the random pauses (``random.Random(f"{seed}:{kind}")``).
+    write_rate, heartbeat_ms : float
+        As in :func:`run_fault_suite`.
+
+    Returns
+    -------
+    trials : list of FaultTrial
+    extra : dict
+        This fleet's client load, false failovers, fencing and process
+        counts (see :func:`merge_extra`).
+    """
     supervisor = Supervisor()
     try:
         return asyncio.run(
             _fault_suite(
                 supervisor,
+                kind,
                 per_kind,
-                random.Random(seed),
+                random.Random(f"{seed}:{kind}"),
                 write_rate,
                 heartbeat_ms,
-                progress,
             )
         )
     finally:
@@ -560,13 +680,12 @@ def run_fault_suite(
 
 async def _fault_suite(
     supervisor: Supervisor,
+    kind: str,
     per_kind: int,
     rng: random.Random,
     write_rate: float,
     heartbeat_ms: float,
-    progress: Any,
 ) -> tuple[list[FaultTrial], dict[str, Any]]:
-    say = progress or (lambda message, fraction: None)
     with tempfile.TemporaryDirectory(prefix="qnrecovery-faults-") as tmp:
         async with supervisor, Router() as router:
             orchestrator = Orchestrator(
@@ -583,10 +702,8 @@ async def _fault_suite(
                     for t in _SUITE_TIERS
                 ]
                 run = _SuiteRun(orchestrator, supervisor, load, rng)
-                for i, kind in enumerate(SUITE_KINDS):
-                    say(f"{kind} faults", i / len(SUITE_KINDS))
-                    await _run_kind(run, kind, per_kind)
-                say("verifying writes", 1.0)
+                await _run_kind(run, kind, per_kind)
+
                 for task in snapshots:
                     task.cancel()
                 report = await load.verify(lambda n: _dump_or_empty(orchestrator, n))
@@ -776,6 +893,7 @@ def _suite_extra(
                     "acked_writes_lost",
                     "write_rate",
                     "failed_writes",
+                    "duration_s",
                 )
             }
             for n in _SUITE_TIERS
@@ -795,6 +913,67 @@ def _suite_extra(
         ),
         "stale_replies_dropped": sum(s.stale_replies for s in router.stats.values()),
         "workers_started": len(supervisor.handles),
+    }
+
+
+def merge_extra(
+    kinds: Sequence[str], extras: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """The extra figures of the kinds' fleets, as one suite's.
+
+    Counts (writes, false failovers, epochs with two primaries, stale
+    replies, workers) are summed; the write rate is the acknowledged writes
+    over the seconds of load of all fleets; failed components and the causes
+    of false failovers are named with their kind (at most 20 causes).
+
+    Parameters
+    ----------
+    kinds : sequence of str
+        The fault kind of every fleet.
+    extras : sequence of dict
+        What :func:`fault_kind_run` returned for each, in the same order.
+
+    Returns
+    -------
+    dict
+        ``load`` (per tier: ``acked_writes``, ``acked_writes_lost``,
+        ``write_rate``, ``failed_writes``, ``duration_s``),
+        ``components_failed``, ``false_failovers``, ``false_failover_causes``,
+        ``epochs_with_two_primaries``, ``stale_replies_dropped``,
+        ``workers_started``.
+    """
+    load: dict[str, dict[str, Any]] = {}
+    for tier in _SUITE_TIERS:
+        rows = [extra["load"][tier] for extra in extras]
+        acked = sum(int(row["acked_writes"]) for row in rows)
+        seconds = sum(float(row["duration_s"]) for row in rows)
+        load[tier] = {
+            "acked_writes": acked,
+            "acked_writes_lost": sum(int(row["acked_writes_lost"]) for row in rows),
+            "write_rate": acked / seconds if seconds > 0 else 0.0,
+            "failed_writes": sum(int(row["failed_writes"]) for row in rows),
+            "duration_s": seconds,
+        }
+
+    def total(key: str) -> int:
+        return sum(int(extra[key]) for extra in extras)
+
+    return {
+        "load": load,
+        "components_failed": [
+            f"{kind}: {name}"
+            for kind, extra in zip(kinds, extras, strict=True)
+            for name in extra["components_failed"]
+        ],
+        "false_failovers": total("false_failovers"),
+        "false_failover_causes": [
+            f"{kind}: {cause}"
+            for kind, extra in zip(kinds, extras, strict=True)
+            for cause in extra["false_failover_causes"]
+        ][:20],
+        "epochs_with_two_primaries": total("epochs_with_two_primaries"),
+        "stale_replies_dropped": total("stale_replies_dropped"),
+        "workers_started": total("workers_started"),
     }
 
 

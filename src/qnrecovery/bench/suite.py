@@ -1,12 +1,14 @@
 """The shape every benchmark suite shares, and how its results are written.
 
-A suite is a function ``run_suite(*, quick, seed, out, progress=None)`` in a
-module of :mod:`qnrecovery.bench`, listed in :data:`SUITES`. It measures a
-backend and its classical baseline in the same run and returns a
-:class:`SuiteReport`; :func:`write_report` stores it in ``out`` as
-``results.json`` (figures, package versions, CPU, seed, command) and
-``table.md``. Plots the suite draws go to ``out`` too and are listed in the
-report.
+A suite is a function ``run_suite(*, quick, seed, out, progress=None,
+runs=None)`` in a module of :mod:`qnrecovery.bench`, listed in
+:data:`SUITES`. It measures a backend and its classical baseline in the same
+run and returns a :class:`SuiteReport`. Its independent runs (seeds, sizes,
+backends, files) go through the :class:`~qnrecovery.bench.runs.RunExecutor`
+`runs`: one after another in this process by default, or as Ray tasks.
+:func:`write_report` stores the report in ``out`` as ``results.json``
+(figures, package versions, CPU, seed, command, runtime) and ``table.md``.
+Plots the suite draws go to ``out`` too and are listed in the report.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from qnrecovery.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from qnrecovery.bench.runs import RunExecutor
 
 __all__ = [
     "SUITES",
@@ -54,6 +58,7 @@ class SuiteRunner(Protocol):
         seed: int,
         out: Path,
         progress: Progress | None = None,
+        runs: RunExecutor | None = None,
     ) -> SuiteReport: ...
 
 
@@ -193,8 +198,12 @@ def write_report(
     quick: bool,
     command: str | None = None,
     elapsed_s: float | None = None,
+    runtime: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``results.json`` and ``table.md`` for `report` into `out`.
+
+    `runtime` says where the suite's runs went (see
+    :meth:`~qnrecovery.bench.runs.RunExecutor.describe`); local by default.
 
     Returns
     -------
@@ -211,6 +220,7 @@ def write_report(
         "command": command,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "elapsed_s": elapsed_s,
+        "runtime": runtime or {"runtime": "local"},
         "environment": environment(),
         "figures": report.figures,
         "plots": [

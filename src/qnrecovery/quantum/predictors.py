@@ -386,6 +386,12 @@ default="auto"
     max_circuits_per_job : int, default=300
         Circuits per sampler job of ``FidelityQuantumKernel``.
     memory_limit_bytes : int, default=4 GiB
+    ray_block : int or None, default=None
+        With the exact kernel, compute every Gram matrix with more than
+        ``ray_block`` rows in ``ray_block`` x ``ray_block`` tiles, each a Ray
+        task (:func:`qnrecovery.ray_runtime.gram_blocks_on_ray`; needs the
+        ``ray`` extra), for training sets one process should not hold alone.
+        ``None`` computes every matrix in this process.
     random_state : int, RandomState or None, default=None
         Seeds the subsample, the folds and the sampler.
 
@@ -423,6 +429,7 @@ default="auto"
         shots: int = 1024,
         max_circuits_per_job: int = 300,
         memory_limit_bytes: int = DEFAULT_MEMORY_LIMIT_BYTES,
+        ray_block: int | None = None,
         random_state: Any = None,
     ) -> None:
         self.n_qubits = n_qubits
@@ -432,6 +439,7 @@ default="auto"
         self.paulis = paulis
         self.reduction = reduction
         self.bandwidth = bandwidth
+        self.ray_block = ray_block
         self.kernel = kernel
         self.C = C
         self.class_weight = class_weight
@@ -450,6 +458,8 @@ default="auto"
         _check_int(owner, "reps", self.reps)
         _check_int(owner, "cv", self.cv, 2)
         _check_int(owner, "max_circuits_per_job", self.max_circuits_per_job)
+        if self.ray_block is not None:
+            _check_int(owner, "ray_block", self.ray_block)
         _check_positive(owner, "C", self.C)
         if not isinstance(self.entanglement, str):
             raise ConfigError(
@@ -494,13 +504,24 @@ default="auto"
             )
         return CircuitMap(self._circuit(), memory_limit_bytes=self.memory_limit_bytes)
 
+    def _ray_block(self, rows: int) -> int | None:
+        """The tile size when a matrix of `rows` rows goes to Ray, else None."""
+        if self.ray_block is not None and rows > self.ray_block:
+            return int(self.ray_block)
+        return None
+
     def _gram(self, a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
         """Kernel matrix between angle rows `a` and `b` (``None``: `a` itself)."""
         limit = self.memory_limit_bytes
         if self.kernel_ == "exact":
             states_a = self.map_.statevectors(a)
             states_b = None if b is None else self.map_.statevectors(b)
-            return fidelity_gram(states_a, states_b, memory_limit_bytes=limit)
+            return fidelity_gram(
+                states_a,
+                states_b,
+                memory_limit_bytes=limit,
+                ray_block=self._ray_block(len(states_a)),
+            )
         if self.kernel_ == "rbf":
             other = a if b is None else b
             sq = ((a[:, None, :] - other[None, :, :]) ** 2).sum(axis=-1)
@@ -568,6 +589,7 @@ default="auto"
                 states,
                 self.support_states_,
                 memory_limit_bytes=self.memory_limit_bytes,
+                ray_block=self._ray_block(len(states)),
             )
         else:
             gram = self._gram(angles, self.support_angles_)
