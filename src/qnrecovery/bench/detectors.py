@@ -1,9 +1,11 @@
 """Detectors side by side: NAB scores, multivariate server data, throughput.
 
 - **NAB** (:func:`nab_suite`): every detector variant on every NAB file,
-  in the same run. Each detector is fitted on a file's probationary period
-  (NAB's first 15%, at most 750 rows) and scores the rest, continuing from
-  the fitted state; the probationary rows get score 0 (NAB ignores them).
+  in the same run; each variant on each file is one independent run
+  (:func:`score_nab_file`). Each detector is fitted on a file's
+  probationary period (NAB's first 15%, at most 750 rows) and scores the
+  rest, continuing from the fitted state; the probationary rows get score 0
+  (NAB ignores them).
   Scores go through NAB's rules (:mod:`qnrecovery.data.nab_scoring`) with
   one threshold per profile optimised over the files scored.
 - **Servers** (:func:`server_suite`): ASD, SMD and SMAP/MSL entities; fit on
@@ -11,7 +13,14 @@
   ``1 - flag_share`` quantile of the entity's test scores (no labels used; the
   same rule for every detector, whose scores need not be calibrated alike) and
   report point-wise and event-wise precision, recall and F1, with the
-  point-adjusted F1 beside them, labelled as such.
+  point-adjusted F1 beside them, labelled as such. Each variant on each
+  entity is one independent run (:func:`score_server_entity`).
+
+The runs go through a :class:`~qnrecovery.bench.runs.RunExecutor`: one after
+another in this process by default, or as Ray tasks. The detectors draw no
+random numbers outside their own options (IsolationForest's seed), so both
+give the same scores; NAB's corpus scoring and the pooled server figures are
+computed afterwards from the runs' results, in the order of the runs.
 
 The variants are the ``spiking`` detector, its two ablations (plasticity off;
 the encoder alone, no network) and the classical ``zscore`` and
@@ -40,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from qnrecovery.bench.runs import Run, RunExecutor, map_runs
 from qnrecovery.bench.suite import Progress, SuiteReport
 from qnrecovery.data._common import label_runs
 from qnrecovery.data.nab import read_nab_rows, read_nab_windows
@@ -63,6 +73,8 @@ __all__ = [
     "point_adjusted_scores",
     "point_scores",
     "run_on_nab_file",
+    "score_nab_file",
+    "score_server_entity",
     "server_suite",
 ]
 
@@ -245,6 +257,14 @@ def run_on_nab_file(
     return scores, time.perf_counter() - started
 
 
+def score_nab_file(variant: Variant, values: np.ndarray) -> tuple[np.ndarray, float]:
+    """One variant on one NAB file, as one run: scores and seconds.
+
+    A fresh detector of `variant` goes through :func:`run_on_nab_file`.
+    """
+    return run_on_nab_file(variant.build, values)
+
+
 def _nab_inputs(
     root: Path, quick: bool, max_files: int | None
 ) -> list[tuple[str, np.ndarray, np.ndarray, list[list[str]]]]:
@@ -272,20 +292,38 @@ def nab_suite(
     quick: bool = False,
     max_files: int | None = None,
     results_dir: str | Path | None = None,
+    runs: RunExecutor | None = None,
+    progress: Progress | None = None,
+    span: tuple[float, float] = (0.0, 1.0),
 ) -> list[DetectorRun]:
     """Every variant on the NAB files under ``root``, scored by NAB's rules.
 
     ``metrics`` of each run maps every profile to ``{"score", "threshold",
     "raw"}`` and holds ``"files"``, the number of files. With
     ``results_dir``, per-file results are written in NAB's layout.
+
+    Each variant on each file is one run of `runs` (in this process when
+    None); `progress` moves over `span` as they finish. The NAB score of a
+    variant over all its files is computed here from the runs' scores.
     """
     inputs = _nab_inputs(Path(root), quick, max_files)
-    runs = []
+    file_runs = [
+        Run(
+            f"NAB {name} / {variant.label}",
+            score_nab_file,
+            {"variant": variant, "values": values},
+        )
+        for variant in variants
+        for name, _, values, _ in inputs
+    ]
+    results = iter(map_runs(file_runs, runs, progress, span=span))
+
+    measured = []
     for variant in variants:
         run = DetectorRun(variant.label)
         files = []
         for name, stamps, values, windows in inputs:
-            scores, seconds = run_on_nab_file(variant.build, values)
+            scores, seconds = next(results)
             run.rows += len(values)
             run.seconds += seconds
             stamps_s = stamps.astype("datetime64[s]")
@@ -309,8 +347,8 @@ def nab_suite(
             }
         run.metrics["files"] = len(files)
         logger.info("NAB %s: %s", variant.label, run.metrics)
-        runs.append(run)
-    return runs
+        measured.append(run)
+    return measured
 
 
 # --------------------------------------------------------------------- servers
@@ -335,6 +373,45 @@ def server_entities(
     return found
 
 
+def score_server_entity(
+    variant: Variant,
+    path: Path,
+    max_train_rows: int | None,
+    flag_share: float,
+) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """One variant on one server entity, as one run.
+
+    Fits a fresh detector on the last `max_train_rows` rows of ``train``
+    (None: all), scores ``test`` and flags the rows above the
+    ``1 - flag_share`` quantile of those scores.
+
+    Returns
+    -------
+    truth : ndarray of bool
+        The test labels.
+    flags : ndarray of bool
+        The flagged test rows.
+    seconds : float
+        Wall time of fit and score together.
+    rows : int
+        Train and test rows processed.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        train, test = data["train"], data["test"]
+        label = data["test_label"]
+    if max_train_rows is not None:
+        train = train[-max_train_rows:]
+
+    started = time.perf_counter()
+    detector = variant.build().fit(train)
+    scores = detector.score(test)
+    seconds = time.perf_counter() - started
+
+    truth = np.asarray(label) > 0
+    flags = scores > np.quantile(scores, 1.0 - flag_share)
+    return truth, flags, seconds, len(train) + len(test)
+
+
 def server_suite(
     data_root: str | Path,
     variants: Sequence[Variant],
@@ -342,6 +419,9 @@ def server_suite(
     quick: bool = False,
     max_train_rows: int | None = 4000,
     flag_share: float = 0.02,
+    runs: RunExecutor | None = None,
+    progress: Progress | None = None,
+    span: tuple[float, float] = (0.0, 1.0),
 ) -> list[DetectorRun]:
     """Every variant on ASD, SMD and SMAP/MSL; one run per (dataset, variant).
 
@@ -351,6 +431,10 @@ def server_suite(
     ``max_train_rows`` rows of ``train`` (None: all). A test row is flagged
     when its score is above the ``1 - flag_share`` quantile of the entity's
     test scores.
+
+    Each variant on each entity is one run of `runs` (in this process when
+    None; on Ray, every node must see `data_root`); `progress` moves over
+    `span` as they finish. The pooled figures are computed here.
     """
     if max_train_rows is not None and max_train_rows < 1:
         raise ConfigError(f"`max_train_rows` must be >= 1; got {max_train_rows}.")
@@ -359,28 +443,40 @@ def server_suite(
     entities = server_entities(data_root, quick)
     if not entities:
         raise DataError(f"No ASD, SMD or SMAP/MSL files under {data_root}.")
-    runs = []
-    for dataset in dict.fromkeys(d for d, _, _ in entities):
+    datasets = list(dict.fromkeys(d for d, _, _ in entities))
+
+    entity_runs = [
+        Run(
+            f"{dataset} {entity} / {variant.label}",
+            score_server_entity,
+            {
+                "variant": variant,
+                "path": path,
+                "max_train_rows": max_train_rows,
+                "flag_share": flag_share,
+            },
+        )
+        for dataset in datasets
+        for variant in variants
+        for _, entity, path in (e for e in entities if e[0] == dataset)
+    ]
+    results = iter(map_runs(entity_runs, runs, progress, span=span))
+
+    measured = []
+    for dataset in datasets:
         for variant in variants:
             run = DetectorRun(f"{dataset}: {variant.label}")
             truths, flags = [], []
-            for _, entity, path in (e for e in entities if e[0] == dataset):
-                with np.load(path, allow_pickle=False) as data:
-                    train, test = data["train"], data["test"]
-                    label = data["test_label"]
-                if max_train_rows is not None:
-                    train = train[-max_train_rows:]
-                started = time.perf_counter()
-                detector = variant.build().fit(train)
-                scores = detector.score(test)
-                run.seconds += time.perf_counter() - started
-                run.rows += len(train) + len(test)
-                truths.append(np.asarray(label) > 0)
-                flags.append(scores > np.quantile(scores, 1.0 - flag_share))
+            for _, entity, _ in (e for e in entities if e[0] == dataset):
+                truth, flag, seconds, rows = next(results)
+                run.seconds += seconds
+                run.rows += rows
+                truths.append(truth)
+                flags.append(flag)
                 logger.info("%s %s %s done", dataset, entity, variant.label)
             run.metrics = _pooled(truths, flags)
-            runs.append(run)
-    return runs
+            measured.append(run)
+    return measured
 
 
 def _pooled(truths: list[np.ndarray], flags: list[np.ndarray]) -> dict[str, Any]:
@@ -458,7 +554,12 @@ def _shared_data_root() -> Path | None:
 
 
 def run_suite(
-    *, quick: bool, seed: int, out: Path, progress: Progress | None = None
+    *,
+    quick: bool,
+    seed: int,
+    out: Path,
+    progress: Progress | None = None,
+    runs: RunExecutor | None = None,
 ) -> SuiteReport:
     """The spiking detector, its ablations and the classical detectors.
 
@@ -476,6 +577,9 @@ def run_suite(
         Output folder; NAB-layout result files go to ``out/nab_results``.
     progress : callable, optional
         Called with a step description and the fraction done.
+    runs : RunExecutor, optional
+        Executes the runs (variant x NAB file, variant x server entity):
+        :class:`~qnrecovery.bench.runs.LocalRuns` when None, or Ray tasks.
 
     Returns
     -------
@@ -495,11 +599,21 @@ def run_suite(
             "NAB: only the bundled realKnownCause files (no shared data folder); "
             "a subset score is not comparable with NAB's scoreboard."
         )
-    nab = nab_suite(nab_root, variants, quick=quick, results_dir=out / "nab_results")
+    nab = nab_suite(
+        nab_root,
+        variants,
+        quick=quick,
+        results_dir=out / "nab_results",
+        runs=runs,
+        progress=progress,
+        span=(0.0, 0.5),
+    )
     report("server data", 0.5)
     servers: list[DetectorRun] = []
     if root is not None:
-        servers = server_suite(root, variants, quick=quick)
+        servers = server_suite(
+            root, variants, quick=quick, runs=runs, progress=progress, span=(0.5, 1.0)
+        )
     else:
         notes.append("ASD/SMD/SMAP/MSL skipped: set QNRECOVERY_SHARED_DATA.")
     report("done", 1.0)
