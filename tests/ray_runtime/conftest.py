@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,3 +30,13 @@ def loop_thread() -> Iterator[Any]:
 
     with LoopThread() as loop:
         yield loop
+
+
+@pytest.fixture
+def no_ray_session_left() -> Iterator[None]:
+    """Shut down the Ray session a test started (tests that use it must not
+    share a module-scoped cluster)."""
+    yield
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +12,12 @@ from qnrecovery.bench.cli_bench import run_benchmarks
 from qnrecovery.bench.harness import ComparisonResult
 from qnrecovery.bench.runs import RunExecutor
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(600)]
-
-
-@pytest.fixture(autouse=True)
-def no_ray_session_left() -> Iterator[None]:
-    """Leave no Ray session behind: the drill tests start their own cluster."""
-    yield
-    ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
-        ray.shutdown()
+pytestmark = [
+    pytest.mark.ray,
+    pytest.mark.slow,
+    pytest.mark.timeout(600),
+    pytest.mark.usefixtures("no_ray_session_left"),
+]
 
 
 def _quality(out: Path) -> list[tuple[str, str, list[float], str]]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,22 +18,18 @@ from qnrecovery.bench.runs import LocalRuns
 from qnrecovery.data import sample_path
 from qnrecovery.exceptions import DataError
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [
+    pytest.mark.ray,
+    pytest.mark.slow,
+    pytest.mark.timeout(600),
+    pytest.mark.usefixtures("no_ray_session_left"),
+]
 
 #: The two shortest files of the bundled NAB sample.
 NAB_FILES = (
     "realKnownCause/ec2_request_latency_system_failure.csv",
     "realKnownCause/rogue_agent_key_hold.csv",
 )
-
-
-@pytest.fixture(autouse=True)
-def no_ray_session_left() -> Iterator[None]:
-    """Leave no Ray session behind: the drill tests start their own cluster."""
-    yield
-    ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
-        ray.shutdown()
 
 
 def _figures(runs: list[DetectorRun]) -> list[tuple[str, int, dict]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,21 +16,14 @@ from qnrecovery.exceptions import ConfigError, DataError
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
-@pytest.fixture(autouse=True)
-def no_ray_session_left() -> Iterator[None]:
-    """Leave no Ray session behind: the drill tests start their own cluster."""
-    yield
-    ray = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
-        ray.shutdown()
-
-
 @pytest.fixture(scope="module")
 def executor() -> Iterator[RayRuns]:
     """One local Ray instance with two CPUs for the module."""
     pytest.importorskip("ray")
     import ray
 
+    if ray.is_initialized():
+        ray.shutdown()
     ray.init(num_cpus=2, logging_level="ERROR", log_to_driver=False)
     try:
         yield RayRuns()
