@@ -40,11 +40,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qnrecovery.exceptions import ConfigError, RuntimeFailure
-from qnrecovery.orchestrator.engine import Orchestrator
+from qnrecovery.orchestrator.engine import ComponentState, Orchestrator
 from qnrecovery.orchestrator.tiers import TIERS, StandbyKind
 from qnrecovery.runtime.load import ClientLoad
 from qnrecovery.runtime.router import Router
-from qnrecovery.runtime.supervisor import Supervisor
+from qnrecovery.runtime.supervisor import Supervisor, WorkerHandle
 
 if TYPE_CHECKING:
     from qnrecovery.bench.runs import RunExecutor
@@ -379,15 +379,43 @@ async def _trial(
 
 async def _lost_so_far(orchestrator: Orchestrator, load: ClientLoad, name: str) -> int:
     """Writes acknowledged before now that the current primary lacks."""
+    return len(await _lost_keys(orchestrator, load, name))
+
+
+async def _lost_keys(
+    orchestrator: Orchestrator,
+    load: ClientLoad,
+    name: str,
+    handle: WorkerHandle | None = None,
+    before_epoch: int | None = None,
+) -> set[str]:
+    """Keys acknowledged before now that `handle` (the primary by default) lacks.
+
+    With `before_epoch`, only writes acknowledged by primaries of an older
+    epoch count.
+
+    Raises
+    ------
+    RuntimeFailure
+        If `handle` is given and cannot be dumped.
+    """
     cutoff = time.monotonic()
-    acked = [(k, v) for k, (v, t) in load.ledgers[name].acked.items() if t < cutoff]
-    try:
-        dump = await orchestrator.dump(name)
-    except RuntimeFailure as err:
-        logger.warning("%s: cannot dump the primary: %s", name, err)
-        return len(acked)
+    ledger = load.ledgers[name]
+    acked = [
+        (k, v)
+        for k, (v, t) in ledger.acked.items()
+        if t < cutoff and (before_epoch is None or ledger.acked_by[k][1] < before_epoch)
+    ]
+    if handle is not None:
+        dump = await orchestrator.supervisor.dump(handle, timeout=2.0)
+    else:
+        try:
+            dump = await orchestrator.dump(name)
+        except RuntimeFailure as err:
+            logger.warning("%s: cannot dump the primary: %s", name, err)
+            return {key for key, _ in acked}
     data = dump.get("data") or {}
-    return sum(1 for key, value in acked if data.get(key, _MISSING) != value)
+    return {key for key, value in acked if data.get(key, _MISSING) != value}
 
 
 _MISSING = object()
@@ -465,7 +493,8 @@ class FaultTrial:
     escalations : int
         Failed attempts before the one that worked.
     acked_writes_lost : int
-        Writes acknowledged before the fault that the new primary lacks.
+        Writes acknowledged before the fault that the worker which took over
+        lacked when it took over (a later failover's loss is not counted).
     rpo_writes, rpo_ms : int or float or None
         How far the new primary was behind the old one.
     snapshot_fallbacks : int
@@ -492,7 +521,7 @@ class _SuiteRun:
     load: ClientLoad
     rng: random.Random
     trials: list[FaultTrial] = field(default_factory=list)
-    lost_before: dict[str, int] = field(default_factory=dict)
+    lost_before: dict[str, set[str]] = field(default_factory=dict)
     timeout_s: float = 20.0
     hang_s: float = 0.3
     slow_s: float = 0.25
@@ -762,7 +791,7 @@ async def _single(run: _SuiteRun, kind: str, name: str) -> None:
         return
     await asyncio.sleep(run.rng.uniform(0.0, 0.1))
     # Writes already lost (a false failover, say) are not this fault's.
-    run.lost_before[name] = await _lost_so_far(run.orchestrator, run.load, name)
+    run.lost_before[name] = await _lost_keys(run.orchestrator, run.load, name)
     with contextlib.suppress(RuntimeFailure):
         await run.load.wait_write_in_flight(name, timeout=0.1)
     try:
@@ -772,6 +801,16 @@ async def _single(run: _SuiteRun, kind: str, name: str) -> None:
         return
     run.orchestrator.note_fault(name, kind, when)
     await _collect(run, kind, name, when)
+
+
+def _takeover_worker(supervisor: Supervisor, record: Any) -> WorkerHandle | None:
+    """The live worker that took over in `record`, if the recovery worked."""
+    if record is None or not record.ok:
+        return None
+    return next(
+        (h for h in supervisor.handles if h.name == record.new_primary and h.alive),
+        None,
+    )
 
 
 async def _inject_single(run: _SuiteRun, kind: str, name: str) -> float:
@@ -829,7 +868,7 @@ async def _many(run: _SuiteRun, kind: str, names: list[str], interval: float) ->
         return
     await asyncio.sleep(run.rng.uniform(0.0, 0.1))
     for name in names:
-        run.lost_before[name] = await _lost_so_far(run.orchestrator, run.load, name)
+        run.lost_before[name] = await _lost_keys(run.orchestrator, run.load, name)
     primaries = [run.orchestrator.components[n].primary for n in names]
     times: dict[str, float] = {}
 
@@ -844,11 +883,18 @@ async def _many(run: _SuiteRun, kind: str, names: list[str], interval: float) ->
 
 
 async def _collect(run: _SuiteRun, kind: str, name: str, when: float) -> None:
-    """Wait for the recovery of the fault at `when` and record it."""
+    """Wait for the recovery of the fault at `when` and record it.
+
+    The writes lost are those the worker that took over lacks when it took
+    over (writes the primaries of older epochs acknowledged): a later
+    failover of the same component (a false one, while its standbys are
+    being rebuilt, say) is a recovery of its own, and the writes it loses
+    are not this fault's.
+    """
     orchestrator = run.orchestrator
     deadline = time.monotonic() + run.timeout_s
     record = None
-    while record is None and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
         record = next(
             (
                 r
@@ -857,11 +903,27 @@ async def _collect(run: _SuiteRun, kind: str, name: str, when: float) -> None:
             ),
             None,
         )
+        state = orchestrator.components[name].state
+        if record is not None and (record.ok or state is not ComponentState.RECOVERING):
+            break
         await asyncio.sleep(0.002)
+    lost_keys: set[str] | None = None
+    handle = _takeover_worker(run.supervisor, record)
+    if handle is not None and record is not None and record.epoch is not None:
+        try:
+            lost_keys = await _lost_keys(
+                orchestrator, run.load, name, handle, before_epoch=record.epoch
+            )
+        except RuntimeFailure as err:
+            logger.warning("%s: cannot dump %s: %s", name, handle.name, err)
     await orchestrator.settle(name, timeout=max(0.0, deadline - time.monotonic()))
-    lost_total = await _lost_so_far(orchestrator, run.load, name)
-    lost = max(0, lost_total - run.lost_before.get(name, 0))
-    run.lost_before[name] = lost_total
+    settled = await _lost_keys(orchestrator, run.load, name)
+    if lost_keys is None:
+        # The worker that took over is gone already: count what the
+        # component lacks now, which may include a later failover's loss.
+        lost_keys = settled
+    lost = len(lost_keys - run.lost_before.get(name, set()))
+    run.lost_before[name] = settled
     run.trials.append(
         FaultTrial(
             kind=kind,

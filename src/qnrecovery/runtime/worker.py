@@ -19,7 +19,10 @@ operations of :mod:`qnrecovery.runtime.protocol`:
     Primary only, and only when ``epoch`` equals the worker's epoch. The write
     gets the next sequence number and is applied by every attached hot standby
     before the primary applies it and replies ``{ok, seq, epoch, name}``;
-    attached warm standbys receive it later from a background shipper.
+    attached warm standbys receive it later from a background shipper. A
+    write refused after it was replicated (superseded, lease run out) keeps
+    its sequence number and stays applied, unacknowledged, so the standbys
+    stay in step.
 ``get {key, epoch[, standby]}``
     Primary only, fenced by epoch like ``put``; ``{ok, value, name, epoch}``.
     With ``standby: true`` a hot standby of that epoch answers too (a drained
@@ -430,6 +433,15 @@ class Worker:
             rec["crc"] = _record_crc(rec)
             hots = [s for s in self._standbys if s.kind == "hot"]
             await asyncio.gather(*(self._replicate_hot(s, rec) for s in hots))
+            # Applied here even when it is not acknowledged below: a hot
+            # standby may hold it already, and reusing its sequence number
+            # for the next write would make that standby skip the next write
+            # as a duplicate.
+            self.seq += 1
+            self.data[key] = value
+            for s in self._standbys:
+                if s.kind == "warm":
+                    s.queue.put_nowait(rec)
             if self.fenced:
                 return error_reply(
                     "stale-epoch",
@@ -441,11 +453,6 @@ class Worker:
             if refused:
                 # Paused while replicating: a standby may be primary by now.
                 return refused
-            self.seq += 1
-            self.data[key] = value
-            for s in self._standbys:
-                if s.kind == "warm":
-                    s.queue.put_nowait(rec)
             return {"ok": True, "seq": self.seq, "epoch": self.epoch, "name": self.name}
 
     async def _replicate_hot(self, standby: _Standby, rec: dict[str, Any]) -> None:
