@@ -26,6 +26,9 @@ from qnrecovery.bench.runs import differences
 #: Suites whose figures are timings throughout: compare only their plan.
 PLAN_ONLY = {"recovery": ("per_kind", "faults_per_kind"), "ray_recovery": ("faults",)}
 
+#: Figures only a Ray run measures.
+RAY_ONLY = {"kernel": ("ray_tiles",)}
+
 
 def _load(folder: Path, suite: str) -> dict[str, Any] | None:
     path = folder / suite / "results.json"
@@ -55,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         a, b = _load(args.first, suite), _load(args.second, suite)
         assert a is not None and b is not None
         fa, fb = a["figures"], b["figures"]
+        for key in RAY_ONLY.get(suite, ()):
+            fa = {k: v for k, v in fa.items() if k != key}
+            fb = {k: v for k, v in fb.items() if k != key}
         if suite in PLAN_ONLY:
             keys = PLAN_ONLY[suite]
             fa = {k: fa.get(k) for k in keys}

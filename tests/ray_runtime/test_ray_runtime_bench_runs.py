@@ -93,6 +93,20 @@ def test_a_run_whose_function_workers_cannot_import_is_a_clear_error(
         executor.map([Run("local helper", _defined_in_a_test_file)])
 
 
+def test_every_task_uses_the_blas_threads_of_the_driver(executor: RayRuns) -> None:
+    import os
+
+    from threadpoolctl import threadpool_info
+
+    driver = max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+    runs = [
+        Run(name, os.getenv, {"key": name})
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+    ]
+
+    assert executor.map(runs) == [str(driver), str(driver)]
+
+
 def test_blas_threads_must_be_a_positive_integer() -> None:
     with pytest.raises(ConfigError, match="blas_threads"):
         RayRuns(blas_threads=0)

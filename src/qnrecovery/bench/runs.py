@@ -146,7 +146,8 @@ _THREAD_VARIABLES = (
 
 
 def _blas_threads() -> int:
-    """The BLAS thread count of this process (1 when none is loaded)."""
+    """The BLAS thread count of this process (NumPy's BLAS; 1 without one)."""
+    import numpy  # noqa: F401  (loads the BLAS library that is asked about)
     from threadpoolctl import threadpool_info
 
     counts = [
@@ -362,7 +363,7 @@ def map_runs(
 
 
 #: Figure keys that hold wall times or ratios of them.
-_TIMED_KEYS = frozenset({"ratio", "time_ratio", "speedup", "load_average"})
+_TIMED_KEYS = frozenset({"ratio", "time_ratio", "speedup", "seconds", "load_average"})
 
 
 def _is_timed(key: str) -> bool:
@@ -372,9 +373,10 @@ def _is_timed(key: str) -> bool:
 def untimed(figures: Any) -> Any:
     """`figures` without wall times, for comparing two runs of a suite.
 
-    Drops every mapping key that ends in ``_s`` or ``_ms`` and the ratios of
-    times (``ratio``, ``time_ratio``, ``speedup``); tuples become lists and
-    NaN becomes the string ``"nan"``, so equal figures compare equal.
+    Drops every mapping key that ends in ``_s`` or ``_ms``, ``seconds`` and
+    the ratios of times (``ratio``, ``time_ratio``, ``speedup``); tuples
+    become lists and NaN becomes the string ``"nan"``, so equal figures
+    compare equal.
     """
     if isinstance(figures, Mapping):
         return {
