@@ -280,9 +280,13 @@ def test_promote_fails_when_the_standby_is_already_dead(
 
         sup.kill(hot)
         await hot.exited.wait()
-        # The primary detaches the dead standby and keeps serving.
-        await sup.call(primary, {"op": "put", "key": "x", "value": 1, "epoch": 1})
-        assert (await sup.call(primary, {"op": "ping"}))["standbys"]["hot"] == []
+        # The primary detaches the dead standby and refuses the write, which
+        # the dead standby lacks, until the standby is dropped.
+        with pytest.raises(RuntimeFailure, match="hot-standby-lost"):
+            put = {"op": "put", "key": "x", "value": 1, "epoch": 1}
+            await sup.call(primary, put)
+        pong = await sup.call(primary, {"op": "ping"})
+        assert pong["standbys"]["hot"] == [] and pong["lost_hot"] == [hot.port]
 
         inject("kill", sup, primary)
         await primary.exited.wait()

@@ -27,6 +27,14 @@ Fencing
     that wakes up later refuses every request, and the router drops replies
     of an older epoch than its route's.
 
+Lost hot standbys
+    A primary whose hot standby stops acknowledging detaches it and refuses
+    writes (``hot-standby-lost``), since this engine would still promote that
+    standby. The heartbeat sees the lost standby in the ping reply; off the
+    critical path the engine drops it from the group, stops it, tells the
+    primary to forget it (writes resume, the component counts as unprotected)
+    and attaches a fresh hot standby.
+
 State
     The recovery-state cache (:class:`~qnrecovery.orchestrator.state.StateCache`,
     in memory and in SQLite) holds each component's tier, epoch, workers and
@@ -354,6 +362,7 @@ class Orchestrator:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recovering: dict[str, asyncio.Task[RecoveryRecord]] = {}
         self._rebuilding: dict[str, asyncio.Task[None]] = {}
+        self._lost_hot_seen: set[tuple[str, str, int]] = set()
         self._closing = False
 
     # -- events and state -----------------------------------------------------
@@ -710,7 +719,83 @@ class Orchestrator:
             if conn is not None:
                 conn.close()
             return False, None
+        lost = reply.get("lost_hot") if reply.get("ok") else None
+        if lost:
+            self._replace_lost_hot(group, primary, [int(port) for port in lost])
         return bool(reply.get("ok")), conn
+
+    def _replace_lost_hot(
+        self, group: ComponentGroup, primary: WorkerHandle, ports: list[int]
+    ) -> None:
+        """Replace hot standbys the primary lost, off the critical path.
+
+        The primary refuses writes while it reports a lost hot standby: the
+        engine would still promote that standby, which may lack the writes.
+        The task drops it from the group, tells the primary to forget it
+        (writes resume, and the component counts as unprotected until a fresh
+        hot standby is attached) and starts a fresh one.
+        """
+        if self._closing or primary is not group.primary:
+            return
+        if group.state is not ComponentState.SERVING:
+            return
+        busy = self._rebuilding.get(group.name)
+        if busy is not None and not busy.done():
+            # A rebuild is under way; the next heartbeat asks again.
+            return
+        news = [
+            p for p in ports if (group.name, primary.name, p) not in self._lost_hot_seen
+        ]
+        if news:
+            self._lost_hot_seen.update((group.name, primary.name, p) for p in news)
+            logger.warning(
+                "%s: primary %s lost its hot standby on port %s and refuses "
+                "writes; replacing that standby",
+                group.name,
+                primary.name,
+                ", ".join(str(p) for p in news),
+            )
+        task = self._spawn_task(self._drop_lost_hot(group, primary, ports))
+        self._rebuilding[group.name] = task
+
+    async def _drop_lost_hot(
+        self, group: ComponentGroup, primary: WorkerHandle, ports: list[int]
+    ) -> None:
+        try:
+            for port in ports:
+                if primary is not group.primary or not primary.alive:
+                    return
+                if group.state is not ComponentState.SERVING:
+                    return
+                dropped = [
+                    group.standbys.pop(kind)
+                    for kind, handle in list(group.standbys.items())
+                    if handle.port == port
+                ]
+                if dropped:
+                    self._persist(group)
+                try:
+                    # Only now, with the standby out of the group, may the
+                    # primary acknowledge writes without it.
+                    await self.supervisor.call(
+                        primary, {"op": "detach", "port": port}, timeout=2.0
+                    )
+                finally:
+                    for handle in dropped:
+                        if handle.alive:
+                            await self.supervisor.stop(handle, grace=0.2)
+                logger.info(
+                    "%s: dropped lost hot standby on port %d (%s)",
+                    group.name,
+                    port,
+                    ", ".join(h.name for h in dropped) or "not in the group",
+                )
+
+            await self._ensure_standbys(group)
+        except RuntimeFailure as err:
+            self._log_failure(
+                group, primary, "replacing a lost hot standby failed: %s", err
+            )
 
     async def _heartbeat(self, group: ComponentGroup, primary: WorkerHandle) -> None:
         phi = self._phi_detector()

@@ -50,6 +50,7 @@ ERROR_CODES = (
     "not-standby",
     "stale-epoch",
     "lease-expired",
+    "hot-standby-lost",
     "bad-checksum",
     "out-of-order",
     "attach-failed",

@@ -3,9 +3,10 @@
 Clients send ``{op: "put" | "get", component, key, value?}`` lines over TCP.
 The router stamps the request with the route's epoch and forwards it to the
 primary. If forwarding fails (reset, time-out, ``stale-epoch``,
-``not-primary``), the router does not answer yet: it retries against the
-current route, which the orchestrator may have switched meanwhile, until the
-request's deadline, and only then replies with an error. A client therefore
+``not-primary``, ``lease-expired``, ``hot-standby-lost``), the router does not
+answer yet: it retries against the current route, which the orchestrator may
+have switched (or whose lost hot standby it may have replaced) meanwhile, until
+the request's deadline, and only then replies with an error. A client therefore
 never sees an acknowledgement the current primary did not give.
 
 Fencing: a route's epoch never goes back (:meth:`Router.switch` refuses an
@@ -59,7 +60,9 @@ __all__ = ["Route", "RouteStats", "Router"]
 logger = logging.getLogger(__name__)
 
 #: Worker error codes after which the router retries on the current route.
-RETRY_ERRORS = frozenset({"stale-epoch", "not-primary", "lease-expired"})
+RETRY_ERRORS = frozenset(
+    {"stale-epoch", "not-primary", "lease-expired", "hot-standby-lost"}
+)
 
 #: Acknowledged writes remembered per component for RPO measurement.
 ACK_HISTORY = 20_000

@@ -9,7 +9,9 @@ prints exactly one line ``READY <port>`` on stdout and then serves the
 operations of :mod:`qnrecovery.runtime.protocol`:
 
 ``ping [lease_until]``
-    ``{ok, name, role, epoch, seq, standbys}``; never waits for a write. With
+    ``{ok, name, role, epoch, seq, fenced, standbys, lost_hot}``; never waits
+    for a write. ``lost_hot`` lists the ports of hot standbys this primary
+    lost (see below). With
     ``lease_until`` (a ``time.monotonic()`` value of the sender, the same
     clock on one host) a primary's lease is extended to that time.
 ``slow {delay}``
@@ -20,9 +22,9 @@ operations of :mod:`qnrecovery.runtime.protocol`:
     gets the next sequence number and is applied by every attached hot standby
     before the primary applies it and replies ``{ok, seq, epoch, name}``;
     attached warm standbys receive it later from a background shipper. A
-    write refused after it was replicated (superseded, lease run out) keeps
-    its sequence number and stays applied, unacknowledged, so the standbys
-    stay in step.
+    write refused after it was replicated (superseded, lease run out, a hot
+    standby lost) keeps its sequence number and stays applied,
+    unacknowledged, so the standbys stay in step.
 ``get {key, epoch[, standby]}``
     Primary only, fenced by epoch like ``put``; ``{ok, value, name, epoch}``.
     With ``standby: true`` a hot standby of that epoch answers too (a drained
@@ -37,6 +39,9 @@ operations of :mod:`qnrecovery.runtime.protocol`:
     every later write to it (``hot``: synchronously; ``warm``: every
     ``interval`` seconds). Snapshot and registration happen under the lock
     that orders writes, so no write falls between them.
+``detach {port}``
+    Primary only: stops feeding the standby on ``port`` and forgets that it
+    was lost; ``{ok, detached, was_lost}``.
 ``promote {epoch[, lease_until]}``
     Standby only: becomes primary with a greater epoch; ``{ok, epoch, seq}``.
 ``snapshot {path}``
@@ -51,6 +56,16 @@ A primary that holds a lease (``--lease``, a ``promote`` or a ``ping`` with
 lease ran out without renewal, so a primary that was paused (SIGSTOP) and wakes up
 after its standby took over cannot acknowledge anything: the orchestrator
 promotes a standby of a live primary only after that primary's lease expired.
+
+A hot standby that does not acknowledge a record within ``--hot-timeout``
+seconds (or cannot be reached, or refuses it other than with ``stale-epoch``)
+is detached and remembered as *lost*: the write that found it so, and every
+later ``put``, is refused with the retryable ``hot-standby-lost`` until the
+orchestrator has dropped that standby and says so with ``detach {port}`` (or
+re-attaches it with ``attach``). The orchestrator still counts the lost
+standby as the component's hot standby and would promote it if this primary
+failed, so acknowledging writes without it could lose them; the pings report
+the lost ports so the orchestrator can replace it.
 
 Started with ``--snapshot PATH``, the worker begins from that snapshot (a cold
 standby); an unreadable or corrupt file ends it with exit code 3. SIGTERM and
@@ -254,7 +269,8 @@ class Worker:
         Starting epoch.
     hot_timeout : float, default=1.0
         Seconds a primary waits for a hot standby's acknowledgement before it
-        detaches that standby.
+        detaches that standby and refuses writes until the orchestrator
+        dropped it (``detach``) or re-attached it.
     """
 
     def __init__(
@@ -270,6 +286,9 @@ class Worker:
         self.delay = 0.0
         self.lease_until: float | None = None
         self._standbys: list[_Standby] = []
+        # Port -> why, of hot standbys detached because they failed; writes
+        # are refused until the orchestrator forgets them with ``detach``.
+        self._lost_hot: dict[int, str] = {}
         self._write_lock = asyncio.Lock()
         self._handlers = {
             "ping": self._ping,
@@ -347,6 +366,17 @@ class Worker:
             )
         return self._lease_check(msg["op"])
 
+    def _lost_hot_check(self, what: str) -> Reply | None:
+        if not self._lost_hot:
+            return None
+        lost = ", ".join(f"{p} ({why})" for p, why in sorted(self._lost_hot.items()))
+        return error_reply(
+            "hot-standby-lost",
+            f"worker {self.name!r} (epoch {self.epoch}) refuses {what}: it lost "
+            f"its hot standby on port {lost}; retry once the orchestrator has "
+            "replaced that standby",
+        )
+
     def _lease_check(self, op: str) -> Reply | None:
         if self.lease_expired():
             return error_reply(
@@ -389,6 +419,7 @@ class Worker:
                 kind: [s.port for s in self._standbys if s.kind == kind]
                 for kind in ("hot", "warm")
             },
+            "lost_hot": sorted(self._lost_hot),
         }
 
     async def _get(self, msg: dict[str, Any]) -> Reply:
@@ -419,13 +450,13 @@ class Worker:
 
     async def _put(self, msg: dict[str, Any]) -> Reply:
         key, value = str(msg["key"]), msg["value"]
-        refused = self._primary_check(msg)
+        refused = self._primary_check(msg) or self._lost_hot_check("'put'")
         if refused:
             return refused
         async with self._write_lock:
             # Checked again: the lock may have been held by a write that
-            # learned this primary was superseded.
-            refused = self._primary_check(msg)
+            # learned this primary was superseded or lost its hot standby.
+            refused = self._primary_check(msg) or self._lost_hot_check("'put'")
             if refused:
                 return refused
             rec = {"op": "replicate", "seq": self.seq + 1, "key": key, "value": value}
@@ -453,13 +484,18 @@ class Worker:
             if refused:
                 # Paused while replicating: a standby may be primary by now.
                 return refused
+            refused = self._lost_hot_check(f"to acknowledge record {rec['seq']}")
+            if refused:
+                # The lost standby may lack this record, and the orchestrator
+                # would still promote it.
+                return refused
             return {"ok": True, "seq": self.seq, "epoch": self.epoch, "name": self.name}
 
     async def _replicate_hot(self, standby: _Standby, rec: dict[str, Any]) -> None:
         try:
             reply = await standby.conn.request(rec, timeout=self.hot_timeout)
         except RuntimeFailure as err:
-            self._detach(standby, f"unreachable ({err})")
+            self._lose_hot(standby, f"unreachable ({err})")
             return
         if reply.get("ok"):
             return
@@ -474,7 +510,13 @@ class Worker:
             )
             self.fenced = True
             return
-        self._detach(standby, f"refused record {rec['seq']}: {reply}")
+        self._lose_hot(standby, f"refused record {rec['seq']}: {reply}")
+
+    def _lose_hot(self, standby: _Standby, why: str) -> None:
+        """Detach a failed hot standby and refuse writes until it is forgotten."""
+        if standby in self._standbys:
+            self._lost_hot[standby.port] = why
+        self._detach(standby, why + "; writes are refused until it is replaced")
 
     def _detach(self, standby: _Standby, why: str) -> None:
         if standby in self._standbys:
@@ -560,6 +602,7 @@ class Worker:
             for existing in [s for s in self._standbys if s.port == port]:
                 # Re-attaching changes a standby's kind (warm to hot, say).
                 self._detach(existing, f"re-attached as {kind}")
+            lost = self._lost_hot.pop(port, None)
             try:
                 conn = await Connection.open(port, timeout)
                 snap = make_snapshot(dict(self.data), self.seq, self.epoch)
@@ -567,9 +610,13 @@ class Worker:
                     {"op": "install", "snapshot": snap}, timeout=timeout
                 )
             except RuntimeFailure as err:
+                if lost is not None:
+                    self._lost_hot[port] = lost
                 return error_reply("attach-failed", f"{self.name!r}: {err}")
             if not reply.get("ok"):
                 conn.close()
+                if lost is not None:
+                    self._lost_hot[port] = lost
                 return error_reply(
                     "attach-failed",
                     f"standby on port {port} refused the snapshot: {reply}",
@@ -585,9 +632,10 @@ class Worker:
             return {"ok": True, "seq": self.seq, "epoch": self.epoch}
 
     async def _detach_op(self, msg: dict[str, Any]) -> Reply:
-        """Stop feeding the standby on ``port`` (it is being moved away)."""
+        """Stop feeding the standby on ``port`` (moved away, or lost and dropped)."""
         port = int(msg["port"])
         async with self._write_lock:
+            lost = self._lost_hot.pop(port, None)
             found = [s for s in self._standbys if s.port == port]
             for standby in found:
                 self._standbys.remove(standby)
@@ -595,7 +643,13 @@ class Worker:
                 if standby.task is not None:
                     standby.task.cancel()
         logger.info("worker %s: detached standby on port %d", self.name, port)
-        return {"ok": True, "detached": len(found)}
+        if lost is not None:
+            logger.warning(
+                "worker %s: lost hot standby on port %d dropped; writes resume",
+                self.name,
+                port,
+            )
+        return {"ok": True, "detached": len(found), "was_lost": lost is not None}
 
     async def _ship(self, standby: _Standby, interval: float) -> None:
         """Send queued records to a warm standby, then wait `interval` seconds."""
@@ -651,7 +705,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--hot-timeout",
         type=float,
         default=1.0,
-        help="seconds to wait for a standby's acknowledgement before detaching it",
+        help="seconds to wait for a standby's acknowledgement before detaching it "
+        "(a hot one: writes are then refused until it is replaced)",
     )
     parser.add_argument(
         "--lease",
