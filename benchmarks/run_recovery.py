@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from qnrecovery.bench.recovery import format_recovery, run_recovery_suite, run_suite
-from qnrecovery.bench.suite import write_report
+from qnrecovery.bench.suite import record_and_print
 
 
 def main() -> int:
@@ -64,23 +64,14 @@ def main() -> int:
     report = run_suite(
         quick=args.quick, seed=args.seed, out=args.out, progress=progress
     )
-    elapsed = time.perf_counter() - started
-    command = "python " + " ".join(sys.argv)
-    write_report(
+    record_and_print(
         report,
         args.out,
         seed=args.seed,
         quick=args.quick,
-        command=command,
-        elapsed_s=elapsed,
+        command="python " + " ".join(sys.argv),
+        elapsed_s=time.perf_counter() - started,
     )
-    print(f"command: {command}")
-    print()
-    print(report.table)
-    print()
-    for note in report.notes:
-        print(f"- {note}")
-    print(f"\ntook {elapsed:.0f} s")
     return 0
 
 

@@ -223,21 +223,9 @@ class RayRuns:
     def _connect(self) -> Any:
         if self._ray is not None:
             return self._ray
-        from qnrecovery.ray_runtime import require_ray
+        from qnrecovery.ray_runtime import join_ray
 
-        ray = require_ray("running benchmark runs on Ray")
-        if not ray.is_initialized():
-            try:
-                ray.init(
-                    address=self.address, logging_level="ERROR", log_to_driver=False
-                )
-            except ConnectionError as error:
-                raise ConfigError(
-                    f"Cannot reach the Ray cluster at {self.address!r}: {error}. "
-                    "Start it with `ray start --head`, or leave out --address "
-                    "for a local instance."
-                ) from error
-            self._started_here = True
+        ray, self._started_here = join_ray(self.address, "Benchmark runs on Ray")
         threads = str(self.blas_threads or _blas_threads())
         variables = {name: threads for name in _THREAD_VARIABLES}
         self._ray = ray

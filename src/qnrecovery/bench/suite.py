@@ -40,6 +40,7 @@ __all__ = [
     "SuiteRunner",
     "environment",
     "load_suite",
+    "record_and_print",
     "save_figure",
     "write_report",
 ]
@@ -264,15 +265,34 @@ def script_main(name: str, description: str, argv: list[str] | None = None) -> i
 
     started = time.perf_counter()
     report = load_suite(name)(quick=args.quick, seed=args.seed, out=args.out)
-    elapsed = time.perf_counter() - started
     command = "python " + " ".join(sys.argv if argv is None else ["-", *argv])
-    write_report(
+    record_and_print(
         report,
         args.out,
         seed=args.seed,
         quick=args.quick,
         command=command,
-        elapsed_s=elapsed,
+        elapsed_s=time.perf_counter() - started,
+    )
+    return 0
+
+
+def record_and_print(
+    report: SuiteReport,
+    out: Path,
+    *,
+    seed: int,
+    quick: bool,
+    command: str,
+    elapsed_s: float,
+) -> None:
+    """Write `report` into `out` (:func:`write_report`) and print it.
+
+    What a benchmark script shows when a suite is done: the command, the
+    machine, the table, the notes, the plots and the wall time.
+    """
+    write_report(
+        report, out, seed=seed, quick=quick, command=command, elapsed_s=elapsed_s
     )
 
     machine = environment()
@@ -285,7 +305,6 @@ def script_main(name: str, description: str, argv: list[str] | None = None) -> i
         "",
         *(f"- {note}" for note in report.notes),
         *(f"plot: {path}" for path in report.plots),
-        f"took {elapsed:.0f} s",
+        f"took {elapsed_s:.0f} s",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
-    return 0

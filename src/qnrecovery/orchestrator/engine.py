@@ -362,7 +362,6 @@ class Orchestrator:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recovering: dict[str, asyncio.Task[RecoveryRecord]] = {}
         self._rebuilding: dict[str, asyncio.Task[None]] = {}
-        self._lost_hot_seen: set[tuple[str, str, int]] = set()
         self._closing = False
 
     # -- events and state -----------------------------------------------------
@@ -743,18 +742,14 @@ class Orchestrator:
         if busy is not None and not busy.done():
             # A rebuild is under way; the next heartbeat asks again.
             return
-        news = [
-            p for p in ports if (group.name, primary.name, p) not in self._lost_hot_seen
-        ]
-        if news:
-            self._lost_hot_seen.update((group.name, primary.name, p) for p in news)
-            logger.warning(
-                "%s: primary %s lost its hot standby on port %s and refuses "
-                "writes; replacing that standby",
-                group.name,
-                primary.name,
-                ", ".join(str(p) for p in news),
-            )
+        # Once per replacement: later heartbeats find the rebuild under way.
+        logger.warning(
+            "%s: primary %s lost its hot standby on port %s and refuses "
+            "writes; replacing that standby",
+            group.name,
+            primary.name,
+            ", ".join(str(p) for p in ports),
+        )
         task = self._spawn_task(self._drop_lost_hot(group, primary, ports))
         self._rebuilding[group.name] = task
 

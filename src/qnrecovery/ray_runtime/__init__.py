@@ -30,6 +30,7 @@ __all__ = [
     "format_ray_report",
     "gram_blocks_local",
     "gram_blocks_on_ray",
+    "join_ray",
     "measure_ray_restart",
     "require_ray",
     "run_ray_drill",
@@ -38,6 +39,7 @@ __all__ = [
 _WHERE = {
     "RAY_EXTRA": "_extra",
     "require_ray": "_extra",
+    "join_ray": "_extra",
     "RAY_FAULT_KINDS": "drill",
     "run_ray_drill": "drill",
     "format_ray_report": "drill",

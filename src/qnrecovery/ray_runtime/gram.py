@@ -116,12 +116,10 @@ def gram_blocks_on_ray(states_a: Any, states_b: Any, block: int) -> np.ndarray:
     DataError
         If the arrays are not 2-D with equal row length, or not finite.
     """
-    from qnrecovery.ray_runtime._extra import require_ray
+    from qnrecovery.ray_runtime._extra import join_ray
 
     a, b = _check(states_a, states_b, block)
-    ray = require_ray("gram_blocks_on_ray")
-    if not ray.is_initialized():
-        ray.init(logging_level="ERROR", log_to_driver=False)
+    ray, _ = join_ray(what="gram_blocks_on_ray")
 
     task = ray.remote(num_cpus=1)(gram_block)
     ref_a, ref_b = ray.put(a), ray.put(b)
