@@ -224,3 +224,13 @@ def test_unknown_runtime_exits_2(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "Unknown runtime 'slurm'" in result.output
+
+
+def test_the_recorded_command_names_the_runtime() -> None:
+    from qnrecovery.bench.cli_bench import _command
+
+    local = _command(["placement"], True, 1, Path("out"))
+    on_ray = _command(["placement"], True, 1, Path("out"), "ray", "auto")
+
+    assert local == "qnrecovery bench placement --quick --seed 1 --out out"
+    assert on_ray == local + " --runtime ray --address auto"

@@ -104,6 +104,25 @@ def test_run_address_needs_the_ray_runtime(runner: CliRunner) -> None:
     assert "--address needs --runtime ray" in flat(result.output)
 
 
+def test_bench_on_ray_without_the_extra_names_it(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from qnrecovery.cli import app\n"
+        f"app(['bench', 'baselines', '--quick', '--runtime', 'ray', '--out', "
+        f"{str(tmp_path)!r}])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    output = flat(done.stdout + done.stderr)
+    assert 'pip install "qnrecovery[ray]"' in output
+    assert 'pip install ".[ray]"' in output
+
+
 def test_run_on_ray_without_the_extra_names_it() -> None:
     import subprocess
     import sys

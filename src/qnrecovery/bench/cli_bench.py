@@ -214,7 +214,8 @@ def run_benchmarks(
             f"Cannot create the output folder {out}: {error.strerror}; pass "
             "another folder with --out."
         ) from error
-    command = command if command is not None else _command(names, quick, seed, out)
+    if command is None:
+        command = _command(names, quick, seed, out, runtime, address)
     notify = progress or (lambda _suite, _step, _fraction: None)
 
     if runtime == "ray":
@@ -329,10 +330,19 @@ def _run_one(
     )
 
 
-def _command(names: Sequence[str] | None, quick: bool, seed: int, out: Path) -> str:
+def _command(
+    names: Sequence[str] | None,
+    quick: bool,
+    seed: int,
+    out: Path,
+    runtime: str = "local",
+    address: str | None = None,
+) -> str:
     words = ["qnrecovery", "bench", *(names or [])]
     words += ["--quick"] if quick else []
     words += ["--seed", str(seed), "--out", str(out)]
+    words += ["--runtime", runtime] if runtime != "local" else []
+    words += ["--address", address] if address is not None else []
     return shlex.join(words)
 
 
@@ -448,12 +458,13 @@ def bench_command(
     (unknown suite, output folder that cannot be created).
     """
     from rich.console import Console
+    from rich.markup import escape
 
     console, stdout = Console(stderr=True), Console()
     try:
         chosen = resolve_suites(names)
     except ConfigError as error:
-        console.print(f"[red]error:[/red] {error}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
         return 2
     if list_only:
         _print_list([suite_availability(n) for n in chosen], stdout)
@@ -475,7 +486,7 @@ def bench_command(
                 names, len(chosen), quick, seed, target, console, runtime, address
             )
     except ConfigError as error:
-        console.print(f"[red]error:[/red] {error}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
         return 2
 
     _print_outcomes(outcomes, stdout)

@@ -10,7 +10,7 @@ from qnrecovery.exceptions import ConfigError
 __all__ = ["RAY_EXTRA", "join_ray", "require_ray"]
 
 #: The install command that brings Ray.
-RAY_EXTRA = 'pip install "qnrecovery[ray]"'
+RAY_EXTRA = 'pip install "qnrecovery[ray]" (in a source checkout: pip install ".[ray]")'
 
 
 def require_ray(what: str = "the Ray runtime") -> ModuleType:
