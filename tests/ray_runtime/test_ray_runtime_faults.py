@@ -8,6 +8,7 @@ replacement node afterwards so the next test still has three hosts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -140,6 +141,38 @@ def test_kill_primary_process(ray_cluster: Any, loop_thread: Any) -> None:
     assert rec.recovery_ms is not None
     assert lost == {"uc": [], "crit": []}
     assert len(run.acked["uc"]) > 30
+
+
+def test_a_write_during_failover_reaches_the_new_primary(
+    ray_cluster: Any, loop_thread: Any
+) -> None:
+    """The write that finds the primary dead is not refused: the router holds
+    it through the failover and the promoted hot standby acknowledges it."""
+    run = _Run(ray_cluster, loop_thread)
+    comp = run.service.components["crit"]
+    old, old_epoch = comp.primary, comp.epoch
+
+    async def kill_then_write() -> tuple[Any, dict[str, Any]]:
+        rec = run.service.fault_injected("crit", "kill", time.monotonic())
+        with contextlib.suppress(Exception):
+            # The call cannot be answered: the process is gone when it fails.
+            await asyncio.wait_for(old.handle.crash.remote(), 30.0)
+        reply = await run.service.put("crit", "crit/after-kill", 7)
+        return rec, reply
+
+    try:
+        rec, reply = loop_thread.run(kill_then_write(), timeout=120)
+    except Exception:
+        run.finish()
+        raise
+    if reply.get("ok"):
+        run.acked["crit"]["crit/after-kill"] = 7
+    lost = run.finish()
+
+    assert reply.get("ok"), reply
+    assert reply["epoch"] > old_epoch
+    _check_takeover(rec, old)
+    assert lost == {"uc": [], "crit": []}
 
 
 @pytest.mark.parametrize("graceful", [True, False], ids=["graceful", "hard"])

@@ -101,7 +101,7 @@ def run_ray_drill(
         capped at 100).
     confirm_ms : float, optional
         How long a suspected primary may take to answer one last ping before
-        a standby is promoted (default: the lease length).
+        a standby is promoted (default: the lease length, at least 50 ms).
     recovery_timeout_s : float, default=30
         Longest wait for a component to answer again after a fault.
     measure_ray : bool, default=True

@@ -148,18 +148,21 @@ class RayKVService:
     hot_timeout : float, default=1.0
         Seconds a primary waits for its hot standby before refusing writes.
     request_timeout : float, default=0.5
-        Seconds the router waits for a primary's reply.
+        Seconds the router waits for a primary's reply, and at most as long
+        again for a failover in progress before it sends the request on.
     snapshot_interval_s : float, default=0.5
         Period of the recovery-state cache refresh.
     clock_skew_s : float, default=0.005
         Extra wait after a lease's end before promotion (clocks of different
         hosts may differ by this much).
     confirm_s : float, optional
-        After a suspected primary's lease ran out, how long it may take to
-        answer one last ping before a standby is promoted (default: the
-        lease length). An answer makes the suspicion a false alarm. Before a
-        warm or cold standby (which loses writes) replaces a primary that is
-        only suspected, the primary gets ``max(0.3 s, 5 * confirm_s)``.
+        How long a suspected primary may take to answer one last ping, sent
+        as soon as it is suspected (default: the lease length, at least
+        50 ms). A hot standby is promoted when that ping went unanswered and
+        the primary's lease has run out. An answer makes the suspicion a
+        false alarm. Before a warm or cold standby (which loses writes)
+        replaces a primary that is only suspected, the primary gets
+        ``max(0.3 s, 5 * confirm_s)``.
     sinks : sequence of EventSink, default=()
         Receive a :class:`RecoveryEvent` per recovery.
     """
@@ -216,7 +219,7 @@ class RayKVService:
         self.standby_timeout = 1.0
         self.standby_misses = 3
         self.promote_timeout = 5.0
-        self.confirm_s = self.lease_s if confirm_s is None else confirm_s
+        self.confirm_s = max(self.lease_s, 0.05) if confirm_s is None else confirm_s
         self.lossy_confirm_s = max(0.3, 5 * self.confirm_s)
         self.false_alarms: list[str] = []
 
@@ -374,35 +377,63 @@ class RayKVService:
         return await self._request(comp_name, "get", key)
 
     async def _request(self, comp_name: str, op: str, *args: Any) -> dict[str, Any]:
+        """Send one request to the current primary.
+
+        A request that finds the component failing over waits for the new
+        primary; one whose primary dies or is replaced while it waits is sent
+        once more, to the new primary. A write is a put of a fixed value, so
+        sending it twice is harmless.
+        """
         import ray
 
         comp = self.components[comp_name]
-        if comp.failing or comp.lost:
-            why = "no replica left" if comp.lost else "failing over"
-            return {"ok": False, "error": "unavailable", "detail": why}
-        epoch, primary = comp.epoch, comp.primary
-        if comp.changed is None:
-            comp.changed = asyncio.Event()
-        changed = comp.changed
-        method = getattr(primary.handle, op)
-        try:
-            reply = await _ask_unless(
-                method.remote(*args, epoch), self.request_timeout, changed
-            )
-        except ray.exceptions.ActorDiedError as err:
-            self._suspect(comp, primary, confirmed=True, why="client: actor died")
-            return {"ok": False, "error": "unavailable", "detail": repr(err)}
-        except Exception as err:
-            return {"ok": False, "error": "unavailable", "detail": repr(err)}
-        if reply.get("ok") and reply.get("epoch") != comp.epoch:
-            return {
-                "ok": False,
-                "error": "stale-epoch",
-                "detail": f"reply of epoch {reply.get('epoch')}; current {comp.epoch}",
-            }
-        if reply.get("ok") and comp.pending:
-            self._answered(comp, reply)
-        return reply
+        detail = "no attempt"
+        for _ in range(2):
+            await self._await_failover(comp)
+            if comp.failing or comp.lost:
+                why = "no replica left" if comp.lost else "failing over"
+                return {"ok": False, "error": "unavailable", "detail": why}
+            epoch, primary = comp.epoch, comp.primary
+            if comp.changed is None:
+                comp.changed = asyncio.Event()
+            changed = comp.changed
+            method = getattr(primary.handle, op)
+            try:
+                reply = await _ask_unless(
+                    method.remote(*args, epoch), self.request_timeout, changed
+                )
+            except RouteChanged as err:
+                detail = str(err)
+                continue
+            except ray.exceptions.ActorDiedError as err:
+                self._suspect(comp, primary, confirmed=True, why="client: actor died")
+                detail = repr(err)
+                continue
+            except Exception as err:
+                return {"ok": False, "error": "unavailable", "detail": repr(err)}
+            if reply.get("ok") and reply.get("epoch") != comp.epoch:
+                return {
+                    "ok": False,
+                    "error": "stale-epoch",
+                    "detail": f"reply of epoch {reply.get('epoch')}; "
+                    f"current {comp.epoch}",
+                }
+            if reply.get("ok") and comp.pending:
+                self._answered(comp, reply)
+            return reply
+        return {"ok": False, "error": "unavailable", "detail": detail}
+
+    async def _await_failover(self, comp: Component) -> None:
+        """Hold a request while `comp` fails over, for at most ``request_timeout``.
+
+        A request held here goes to the new primary as soon as it is promoted,
+        instead of failing at once and leaving the client to guess when to
+        retry.
+        """
+        task = self._failovers.get(comp.name)
+        if not comp.failing or comp.lost or task is None or task.done():
+            return
+        await asyncio.wait({task}, timeout=self.request_timeout)
 
     def _answered(self, comp: Component, reply: dict[str, Any]) -> None:
         now = time.monotonic()
@@ -439,17 +470,25 @@ class RayKVService:
         """Ping the primary with a lease every period; suspect on silence."""
         import ray
 
+        # When the newest answered ping was sent, to this primary (serial).
+        answered_sent, watched = time.monotonic(), comp.serial
         while self._running and not comp.lost:
             if comp.failing:
                 await asyncio.sleep(self.heartbeat_s)
+                answered_sent = time.monotonic()
                 continue
+            if comp.serial != watched:
+                answered_sent, watched = time.monotonic(), comp.serial
             primary, serial = comp.primary, comp.serial
             lease = time.time() + self.lease_s
             comp.granted = max(comp.granted, lease)
             ref = primary.handle.ping.remote(lease)
             sent = time.monotonic()
+            # Suspect when nothing sent in the last lease was answered; the
+            # newest ping gets at least one period.
+            timeout = max(answered_sent + self.lease_s - sent, self.heartbeat_s)
             try:
-                reply = await _ask(ref, self.lease_s)
+                reply = await _ask(ref, timeout)
             except ray.exceptions.ActorDiedError:
                 self._suspect(comp, primary, confirmed=True, why="ray: actor died")
                 continue
@@ -460,6 +499,8 @@ class RayKVService:
                 stalled = time.monotonic() - sent > 2 * self.lease_s
                 if not ready and not stalled and serial == comp.serial:
                     self._suspect(comp, primary, confirmed=False, why="heartbeat")
+                else:
+                    answered_sent = sent if ready else time.monotonic()
                 continue
             if reply.get("fenced"):
                 self._suspect(comp, primary, confirmed=True, why="primary fenced")
@@ -470,7 +511,9 @@ class RayKVService:
                     self._hot_failing(comp, set(reply["failing"]))
                 )
                 task.add_done_callback(lambda _: self._repairing.discard(comp.name))
-            await asyncio.sleep(self.heartbeat_s)
+            # One ping per period, whatever the round trip took.
+            answered_sent = sent
+            await asyncio.sleep(max(0.0, sent + self.heartbeat_s - time.monotonic()))
 
     def _suspect(
         self, comp: Component, primary: Replica, *, confirmed: bool, why: str
@@ -491,16 +534,17 @@ class RayKVService:
             rec.detected_ms = (t_detect - rec.fault_time) * 1000.0
             rec.detected_by, rec.ray_said_dead = why, confirmed
         if not confirmed:
-            # The old primary may hold a lease until comp.granted: wait it out,
-            # then give it one more chance to answer (a loaded host is slow,
-            # not dead); meanwhile its lease has run out, so it acks nothing.
-            wait = comp.granted + self.clock_skew_s - time.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            # Give the primary one more chance to answer (a loaded host is
+            # slow, not dead), and wait out the lease it may still hold until
+            # comp.granted: once that has run out it acks nothing.
+            lease_end = comp.granted + self.clock_skew_s
             if await self._answers(comp.primary, self.confirm_s):
                 self.false_alarms.append(f"{comp.name}: {why}")
                 comp.failing = False
                 return
+            wait = lease_end - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
         if not recs:
             self.unprovoked.append(f"{comp.name}: {why}")
 
@@ -727,6 +771,9 @@ class RayKVService:
 
     async def _reprotect(self, comp: Component) -> None:
         """Give `comp` the standbys its tier asks for again, placed anew."""
+        # Placing and starting actors holds the event loop for a while: let
+        # the requests held during a failover reach the new primary first.
+        await asyncio.sleep(self.heartbeat_s)
         if comp.name not in self._locks:
             self._locks[comp.name] = asyncio.Lock()
         async with self._locks[comp.name]:
