@@ -175,6 +175,80 @@ def test_a_write_during_failover_reaches_the_new_primary(
     assert lost == {"uc": [], "crit": []}
 
 
+def test_writes_held_through_a_stall_are_acknowledged(
+    ray_cluster: Any, loop_thread: Any
+) -> None:
+    """A primary that stops answering for longer than a lease is suspected,
+    and the router holds the writes that arrive while it is. Whether the
+    primary then answers its last ping (a false alarm) or its hot standby
+    takes over, every held write is acknowledged by a primary with a valid
+    lease, and none is lost."""
+    run = _Run(ray_cluster, loop_thread)
+    comp = run.service.components["crit"]
+    lease_s = run.service.lease_s
+
+    async def stall_and_write(rnd: int) -> list[dict[str, Any]]:
+        comp.primary.handle.stall.remote(1.6 * lease_s)
+        deadline = time.monotonic() + 10.0
+        while not comp.failing:
+            assert time.monotonic() < deadline, "the stall was never suspected"
+            await asyncio.sleep(0.002)
+        keys = [f"crit/stall-{rnd}-{i}" for i in range(10)]
+        replies = await asyncio.gather(
+            *(run.service.put("crit", key, i) for i, key in enumerate(keys))
+        )
+        for key, i, reply in zip(keys, range(10), replies, strict=True):
+            if reply.get("ok"):
+                run.acked["crit"][key] = i
+        await asyncio.sleep(4 * lease_s)
+        return list(replies)
+
+    try:
+        replies = [
+            reply
+            for rnd in range(3)
+            for reply in loop_thread.run(stall_and_write(rnd), timeout=120)
+        ]
+    except Exception:
+        run.finish()
+        raise
+    lost = run.finish()
+
+    refused = [r for r in replies if not r.get("ok")]
+    assert refused == [], refused
+    assert lost == {"uc": [], "crit": []}
+
+
+def test_a_primary_whose_pings_fail_is_replaced(
+    ray_cluster: Any, loop_thread: Any
+) -> None:
+    """Pings that raise are misses: the primary is suspected within a lease
+    or so and its hot standby takes over."""
+    run = _Run(ray_cluster, loop_thread)
+    comp = run.service.components["crit"]
+    old = comp.primary
+    run.start_writers()
+    time.sleep(0.3)
+
+    async def break_pings() -> Any:
+        rec = run.service.fault_injected("crit", "pings", time.monotonic())
+        await old.handle.break_pings.remote()
+        await _wait([rec], timeout=20.0)
+        return rec
+
+    try:
+        rec = loop_thread.run(break_pings(), timeout=120)
+    except Exception:
+        run.finish()
+        raise
+    lost = run.finish()
+
+    assert rec.promoted_ms is not None, "the primary was never replaced"
+    _check_takeover(rec, old)
+    assert rec.detected_by == "heartbeat"
+    assert lost == {"uc": [], "crit": []}
+
+
 @pytest.mark.parametrize("graceful", [True, False], ids=["graceful", "hard"])
 def test_remove_node(ray_cluster: Any, loop_thread: Any, graceful: bool) -> None:
     run = _Run(ray_cluster, loop_thread)

@@ -9,12 +9,14 @@ the current primary, and recovers a component whose primary fails.
 Detection and fencing do not wait for Ray:
 
 - every ``heartbeat_s`` the controller pings each primary with a lease that
-  runs until ``now + heartbeat_s * misses`` (``time.time()`` seconds); a ping
-  not answered within the lease makes the component suspected, and Ray's
-  ``ActorDiedError`` (a process that exited) makes it failed at once;
-- a suspected primary is failed over only after the last lease it may hold
-  ran out (plus ``clock_skew_s``), so it cannot acknowledge a write after its
-  standby took over, even when its node comes back;
+  runs until ``now + heartbeat_s * misses`` (``time.time()`` seconds); a
+  primary that answered none of the pings sent to it within one lease is
+  suspected, and Ray's ``ActorDiedError`` (a process that exited) makes it
+  failed at once;
+- a suspected primary gets one last ping; if that goes unanswered it is
+  failed over, but only after the last lease it may hold ran out (plus
+  ``clock_skew_s``), so it cannot acknowledge a write after its standby took
+  over, even when its node comes back;
 - the promoted standby gets the next epoch; the router accepts a reply only
   from a replica of the component's current epoch, and a hot standby refuses
   records of an older epoch, which fences the old primary for good.
@@ -143,13 +145,14 @@ class RayKVService:
     heartbeat_s : float, default=0.01
         Period of the controller's pings.
     misses : int, default=3
-        Lease length in heartbeat periods; a ping unanswered that long makes
-        the primary suspected.
+        Lease length in heartbeat periods; a primary that answered none of
+        the pings sent to it within one lease is suspected.
     hot_timeout : float, default=1.0
         Seconds a primary waits for its hot standby before refusing writes.
     request_timeout : float, default=0.5
-        Seconds the router waits for a primary's reply, and at most as long
-        again for a failover in progress before it sends the request on.
+        Seconds the router waits for a primary's reply. A request that meets
+        a failover waits up to as long again for the new primary, and is sent
+        at most twice.
     snapshot_interval_s : float, default=0.5
         Period of the recovery-state cache refresh.
     clock_skew_s : float, default=0.005
@@ -380,9 +383,11 @@ class RayKVService:
         """Send one request to the current primary.
 
         A request that finds the component failing over waits for the new
-        primary; one whose primary dies or is replaced while it waits is sent
-        once more, to the new primary. A write is a put of a fixed value, so
-        sending it twice is harmless.
+        primary; one whose primary dies, or is replaced while the request
+        waits for its answer, is sent once more, to the new primary. A write
+        is a put of a fixed value, so sending it twice is harmless. An answer
+        from a primary that was replaced after it answered is a
+        ``stale-epoch`` error, left to the client to retry.
         """
         import ray
 
@@ -492,15 +497,24 @@ class RayKVService:
             except ray.exceptions.ActorDiedError:
                 self._suspect(comp, primary, confirmed=True, why="ray: actor died")
                 continue
-            except Exception:
-                # A late answer that a stalled driver did not look at yet is
-                # not a miss.
-                ready, _ = ray.wait([ref], timeout=0)
-                stalled = time.monotonic() - sent > 2 * self.lease_s
-                if not ready and not stalled and serial == comp.serial:
+            except Exception as err:
+                now = time.monotonic()
+                if serial != comp.serial:
+                    continue
+                if _answered_ok(ref):
+                    # A late answer that a stalled driver did not look at yet
+                    # is not a miss.
+                    answered_sent = sent
+                elif now - sent > 2 * self.lease_s:
+                    # The driver itself stalled: start a fresh window.
+                    answered_sent = now
+                elif isinstance(err, TimeoutError) or now >= answered_sent + (
+                    self.lease_s
+                ):
                     self._suspect(comp, primary, confirmed=False, why="heartbeat")
-                else:
-                    answered_sent = sent if ready else time.monotonic()
+                    continue
+                # A miss within the lease (a ping that failed): next period.
+                await asyncio.sleep(max(0.0, sent + self.heartbeat_s - now))
                 continue
             if reply.get("fenced"):
                 self._suspect(comp, primary, confirmed=True, why="primary fenced")
@@ -535,14 +549,17 @@ class RayKVService:
             rec.detected_by, rec.ray_said_dead = why, confirmed
         if not confirmed:
             # Give the primary one more chance to answer (a loaded host is
-            # slow, not dead), and wait out the lease it may still hold until
-            # comp.granted: once that has run out it acks nothing.
-            lease_end = comp.granted + self.clock_skew_s
-            if await self._answers(comp.primary, self.confirm_s):
+            # slow, not dead): an answer is a false alarm, and its lease is
+            # renewed before the held requests go to it again. Otherwise wait
+            # out the lease it may still hold until comp.granted: once that
+            # has run out it acks nothing.
+            if await self._answers(
+                comp.primary, self.confirm_s
+            ) and await self._still_alive(comp, [], self.confirm_s):
                 self.false_alarms.append(f"{comp.name}: {why}")
                 comp.failing = False
                 return
-            wait = lease_end - time.time()
+            wait = comp.granted + self.clock_skew_s - time.time()
             if wait > 0:
                 await asyncio.sleep(wait)
         if not recs:
@@ -606,9 +623,18 @@ class RayKVService:
         if not confirmed and await self._still_alive(comp, attempted):
             # No standby could take over, but the primary answers again: keep it.
             comp.failing = False
-            logger.warning(
-                "%s: no standby took over; the primary answers again", comp.name
-            )
+            if attempted:
+                logger.warning(
+                    "%s: no standby took over; the primary answers again", comp.name
+                )
+            else:
+                # No standby was ready (new ones are still being attached):
+                # nothing was tried, and a slow primary is no news.
+                logger.info(
+                    "%s: suspected while no standby was ready; the primary "
+                    "answers again",
+                    comp.name,
+                )
             asyncio.get_running_loop().create_task(self._reprotect(comp))
             return
         if not confirmed:
@@ -675,17 +701,26 @@ class RayKVService:
     async def _still_alive(
         self, comp: Component, attempted: list[Replica], timeout: float = 1.0
     ) -> bool:
-        """Detach the standbys tried in vain, then renew the primary's lease."""
+        """Detach the standbys tried in vain, then renew the primary's lease.
+
+        ``False`` only once the lease this ping may have granted has run out:
+        a ping that timed out here can still reach the primary later.
+        """
         for sb in attempted:
             with contextlib.suppress(Exception):
                 await _ask(comp.primary.handle.detach.remote(sb.name), 1.0)
         lease = time.time() + self.lease_s
+        comp.granted = max(comp.granted, lease)
         try:
             reply = await _ask(comp.primary.handle.ping.remote(lease), timeout)
         except Exception:
-            return False
-        comp.granted = max(comp.granted, lease)
-        return bool(reply.get("ok")) and not reply.get("fenced")
+            reply = {}
+        if reply.get("ok") and not reply.get("fenced"):
+            return True
+        wait = comp.granted + self.clock_skew_s - time.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return False
 
     async def _promote(self, comp: Component, sb: Replica, epoch: int) -> Replica:
         timeout = self.promote_timeout
@@ -867,6 +902,17 @@ async def _ask_unless(ref: Any, timeout: float, changed: asyncio.Event) -> Any:
         return reply.result()
     reply.cancel()
     raise RouteChanged("the component failed over; retry on the new primary")
+
+
+def _answered_ok(ref: Any) -> bool:
+    """Whether the ping behind `ref` has already been answered without error."""
+    import ray
+
+    try:
+        reply = ray.get(ref, timeout=0)
+    except Exception:
+        return False
+    return isinstance(reply, dict) and bool(reply.get("ok"))
 
 
 async def _ask(ref: Any, timeout: float) -> Any:

@@ -111,6 +111,7 @@ class KVStore:
         self.data: dict[str, Any] = {}
         self.seq = 0
         self.fenced = False
+        self.pings_broken = False
         self.lease_until: float | None = None
         self.hots: dict[str, Any] = {}
         self.warms: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
@@ -132,7 +133,15 @@ class KVStore:
         }
 
     async def ping(self, lease_until: float | None = None) -> Reply:
-        """Answer at once; a live primary's lease is extended to `lease_until`."""
+        """Answer at once; a live primary's lease is extended to `lease_until`.
+
+        Raises
+        ------
+        RuntimeError
+            While :meth:`break_pings` is in force.
+        """
+        if self.pings_broken:
+            raise RuntimeError(f"replica {self.name!r}: pings broken (fault injection)")
         if lease_until is not None and self.role == "primary" and not self.fenced:
             self.lease_until = max(lease_until, self.lease_until or lease_until)
         return {
@@ -148,6 +157,18 @@ class KVStore:
     async def crash(self) -> None:
         """Fault injection: SIGKILL this replica's own process."""
         os.kill(os.getpid(), signal.SIGKILL)
+
+    async def stall(self, seconds: float) -> None:
+        """Fault injection: block this replica's event loop for `seconds`.
+
+        Stands for a loaded host: the replica answers nothing meanwhile, then
+        carries on with whatever was queued.
+        """
+        time.sleep(seconds)
+
+    async def break_pings(self, broken: bool = True) -> None:
+        """Fault injection: make :meth:`ping` raise (reads and writes still work)."""
+        self.pings_broken = broken
 
     # -- checks ---------------------------------------------------------------
 
