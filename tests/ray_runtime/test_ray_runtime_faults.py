@@ -97,6 +97,14 @@ class _Run:
 
         self.loop.run(go())
 
+    def run(self, coro: Any, timeout: float = 120.0) -> Any:
+        """Run `coro` on the loop; on failure stop the service, then re-raise."""
+        try:
+            return self.loop.run(coro, timeout=timeout)
+        except Exception:
+            self.finish()
+            raise
+
     def finish(self) -> dict[str, list[str]]:
         async def go() -> dict[str, list[str]]:
             if self.stop is not None:
@@ -121,20 +129,37 @@ def _check_takeover(rec: Any, old: Any) -> None:
     assert rec.new_primary["node_id"] and rec.new_primary["node_id"] != old.node_id
 
 
-def test_kill_primary_process(ray_cluster: Any, loop_thread: Any) -> None:
-    run = _Run(ray_cluster, loop_thread)
-    comp = run.service.components["uc"]
-    old = comp.primary
+async def _crash(replica: Any) -> None:
+    # Not awaited: the call cannot be answered, the process is gone.
+    replica.handle.crash.remote()
+
+
+async def _break_pings(replica: Any) -> None:
+    await replica.handle.break_pings.remote()
+
+
+def _fault_on_primary(
+    run: _Run, name: str, kind: str, inject: Any, wait_s: float = 60.0
+) -> tuple[Any, Any]:
+    """With writers running, `inject` a fault into `name`'s primary and wait
+    for a standby to take over; return the old primary and the record."""
+    old = run.service.components[name].primary
     run.start_writers()
     time.sleep(0.3)
 
-    async def kill() -> Any:
-        rec = run.service.fault_injected("uc", "kill", time.monotonic())
-        old.handle.crash.remote()
-        await _wait([rec])
+    async def go() -> Any:
+        rec = run.service.fault_injected(name, kind, time.monotonic())
+        await inject(old)
+        await _wait([rec], timeout=wait_s)
         return rec
 
-    rec = loop_thread.run(kill(), timeout=120)
+    return old, run.run(go())
+
+
+def test_kill_primary_process(ray_cluster: Any, loop_thread: Any) -> None:
+    run = _Run(ray_cluster, loop_thread)
+
+    old, rec = _fault_on_primary(run, "uc", "kill", _crash)
     lost = run.finish()
 
     _check_takeover(rec, old)
@@ -160,11 +185,7 @@ def test_a_write_during_failover_reaches_the_new_primary(
         reply = await run.service.put("crit", "crit/after-kill", 7)
         return rec, reply
 
-    try:
-        rec, reply = loop_thread.run(kill_then_write(), timeout=120)
-    except Exception:
-        run.finish()
-        raise
+    rec, reply = run.run(kill_then_write())
     if reply.get("ok"):
         run.acked["crit"]["crit/after-kill"] = 7
     lost = run.finish()
@@ -203,15 +224,7 @@ def test_writes_held_through_a_stall_are_acknowledged(
         await asyncio.sleep(4 * lease_s)
         return list(replies)
 
-    try:
-        replies = [
-            reply
-            for rnd in range(3)
-            for reply in loop_thread.run(stall_and_write(rnd), timeout=120)
-        ]
-    except Exception:
-        run.finish()
-        raise
+    replies = [reply for rnd in range(3) for reply in run.run(stall_and_write(rnd))]
     lost = run.finish()
 
     refused = [r for r in replies if not r.get("ok")]
@@ -225,22 +238,8 @@ def test_a_primary_whose_pings_fail_is_replaced(
     """Pings that raise are misses: the primary is suspected within a lease
     or so and its hot standby takes over."""
     run = _Run(ray_cluster, loop_thread)
-    comp = run.service.components["crit"]
-    old = comp.primary
-    run.start_writers()
-    time.sleep(0.3)
 
-    async def break_pings() -> Any:
-        rec = run.service.fault_injected("crit", "pings", time.monotonic())
-        await old.handle.break_pings.remote()
-        await _wait([rec], timeout=20.0)
-        return rec
-
-    try:
-        rec = loop_thread.run(break_pings(), timeout=120)
-    except Exception:
-        run.finish()
-        raise
+    old, rec = _fault_on_primary(run, "crit", "pings", _break_pings, wait_s=20.0)
     lost = run.finish()
 
     assert rec.promoted_ms is not None, "the primary was never replaced"

@@ -550,9 +550,10 @@ class RayKVService:
         if not confirmed:
             # Give the primary one more chance to answer (a loaded host is
             # slow, not dead): an answer is a false alarm, and its lease is
-            # renewed before the held requests go to it again. Otherwise wait
-            # out the lease it may still hold until comp.granted: once that
-            # has run out it acks nothing.
+            # renewed before the held requests go to it again. The last ping
+            # grants no lease, so one left unanswered does not lengthen the
+            # wait for the lease the primary may still hold until
+            # comp.granted: once that has run out it acks nothing.
             if await self._answers(
                 comp.primary, self.confirm_s
             ) and await self._still_alive(comp, [], self.confirm_s):
