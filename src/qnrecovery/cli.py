@@ -101,15 +101,20 @@ def run(
         str | None,
         typer.Option(
             help="Fault kinds to inject in turn, comma-separated: kill, hang, "
-            "slow, standby-death, cascade, concurrent (default kill,hang,slow)."
+            "slow, standby-death, cascade, concurrent (default kill,hang,slow). "
+            "With --runtime ray: kill, node-graceful, node-hard, node-pause "
+            "(default kill,node-graceful,node-hard; only kill with --address)."
         ),
     ] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the report as JSON here.")
     ] = None,
-    plot: Annotated[Path, typer.Option(help="Timeline plot (PNG) to write.")] = Path(
-        "qnrecovery-timeline.png"
-    ),
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Timeline plot (PNG) to write (default qnrecovery-timeline.png)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress display.")] = False,
     runtime: Annotated[
         str,
@@ -140,11 +145,30 @@ def run(
         console.print("[red]error:[/red] --address needs --runtime ray.")
         raise typer.Exit(2)
     if runtime == "ray":
+        replay_only = {
+            "--data": data,
+            "--profile": profile,
+            "--speed": speed,
+            "--duration": duration,
+            "--plot": plot,
+        }
+        given = [flag for flag, value in replay_only.items() if value is not None]
+        if given:
+            console.print(
+                f"[red]error:[/red] {', '.join(given)} only apply to the local "
+                "runtime: the Ray drill injects faults into a key-value workload "
+                "without a telemetry replay, predictions or a timeline plot. "
+                "Choose its placer with --backend placer=NAME; its report is "
+                "printed and written with --json.",
+                highlight=False,
+            )
+            raise typer.Exit(2)
         _run_on_ray(
             config_file, components, backend, seed, faults, json_path, address, quiet
         )
         return
 
+    plot = plot or Path("qnrecovery-timeline.png")
     try:
         if faults is not None:
             from qnrecovery.runtime.faults import parse_fault_kinds
@@ -241,7 +265,8 @@ def _run_on_ray(
 
     if json_path is not None:
         json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    out.print(format_ray_report(report))
+    # Plain text: node ids in brackets are not rich markup.
+    out.print(format_ray_report(report), markup=False, highlight=False)
     if json_path is not None:
         out.print(f"report: {json_path}")
     unrecovered = sum(

@@ -98,6 +98,17 @@ def test_run_refuses_an_unknown_runtime(runner: CliRunner) -> None:
     assert "unknown runtime 'kubernetes'" in flat(result.output)
 
 
+@pytest.mark.parametrize(
+    "option", [["--duration", "5"], ["--plot", "t.png"], ["--profile", "classical"]]
+)
+def test_run_on_ray_refuses_options_of_the_local_drill(
+    runner: CliRunner, option: list[str]
+) -> None:
+    result = runner.invoke(app, ["run", "--runtime", "ray", *option])
+    assert result.exit_code == 2
+    assert f"{option[0]} only apply to the local runtime" in flat(result.output)
+
+
 def test_run_address_needs_the_ray_runtime(runner: CliRunner) -> None:
     result = runner.invoke(app, ["run", "--address", "auto"])
     assert result.exit_code == 2

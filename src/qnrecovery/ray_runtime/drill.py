@@ -585,8 +585,11 @@ def format_ray_report(report: dict[str, Any]) -> str:
     """A plain-text summary of a :func:`run_ray_drill` report for a terminal.
 
     One line per component (tier, primary and standbys with their hosts and
-    node-id prefixes), then one per tier (faults, recovery p50 / max, the
-    objective, acknowledged writes and those lost).
+    node-id prefixes) at the start, one per tier (faults, recovery p50 / max,
+    the objective and whether every fault met it, acknowledged writes and
+    those lost), one per recovery, the suspicions that were false alarms or
+    ended in a failover without an injected fault, and where each
+    component's primary was at the end.
     """
     lines = [
         f"runtime: ray {report['ray']['version']} ({report['ray']['address']}), "
@@ -595,7 +598,7 @@ def format_ray_report(report: dict[str, Any]) -> str:
     ]
 
     def where(replica: dict[str, Any]) -> str:
-        return f"{replica['host']}[{replica['node_id'][:8]}]"
+        return f"{replica['host']}[{(replica.get('node_id') or '?')[:8]}]"
 
     for name, comp in report["components"]["initial"].items():
         standbys = ", ".join(f"{sb['kind']} {where(sb)}" for sb in comp["standbys"])
@@ -605,13 +608,14 @@ def format_ray_report(report: dict[str, Any]) -> str:
         )
     lines.append(
         f"  {'tier':<15} {'faults':>6} {'p50 ms':>8} {'max ms':>8} {'RTO':>6} "
-        f"{'acked':>6} {'lost':>5}"
+        f"{'met':>4} {'acked':>6} {'lost':>5}"
     )
     for tier, row in report["summary"]["tiers"].items():
         loss = report["data_loss"].get(tier, {})
         lines.append(
             f"  {tier:<15} {row['count']:>6} {_fmt(row['p50_ms']):>8} "
             f"{_fmt(row['max_ms']):>8} {row['objective_ms']:>6.0f} "
+            f"{'yes' if row['met'] else 'no':>4} "
             f"{loss.get('acked_writes', 0):>6} {loss.get('acked_writes_lost', 0):>5}"
         )
     for rec in report["recoveries"]:
@@ -619,5 +623,15 @@ def format_ray_report(report: dict[str, Any]) -> str:
             f"  {rec['fault']} {rec['component']}: {rec['strategy']} standby on "
             f"{rec['new_primary'].get('host', '-')} after "
             f"{_fmt(rec['recovery_ms'])} ms (detected by {rec['detected_by']})"
+        )
+    lines.append(
+        f"  suspicions: {report['false_alarms']} cleared by the last ping, "
+        f"{len(report['unprovoked_failovers'])} ended in a failover without an "
+        "injected fault"
+    )
+    for name, comp in report["components"]["final"].items():
+        lines.append(
+            f"  {name} at the end: primary {where(comp['primary'])}, "
+            f"epoch {comp['epoch']}"
         )
     return "\n".join(lines)

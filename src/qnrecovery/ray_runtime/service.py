@@ -284,9 +284,13 @@ class RayKVService:
             if r.handle is not None
         ]
 
-    def _replica(self, comp: str, role: str, host: str, *, epoch: int) -> Replica:
+    def _replica(
+        self, comp: str, role: str, host: str, *, epoch: int, label: str | None = None
+    ) -> Replica:
+        """Start a replica actor; `label` names its standby kind when that is
+        not its role (a cold standby runs as a warm one restored from the cache)."""
         self._count += 1
-        name = f"{comp}@{host}#{role}-{self._count}"
+        name = f"{comp}@{host}#{label or role}-{self._count}"
         options = {"num_cpus": 0, "max_restarts": 0, **self.cluster.placement(host)}
         handle = self._actor.options(**options).remote(
             name, role, epoch, host, hot_timeout=self.hot_timeout
@@ -729,7 +733,7 @@ class RayKVService:
             snap = comp.cache
             if snap is None:
                 raise RuntimeFailure(f"{comp.name}: no snapshot in the cache")
-            sb = self._replica(comp.name, "warm", sb.host, epoch=0)
+            sb = self._replica(comp.name, "warm", sb.host, epoch=0, label="cold")
             sb.kind = "cold"
             timeout = 60.0
             reply = await _ask(sb.handle.install.remote(verify_snapshot(snap)), timeout)
