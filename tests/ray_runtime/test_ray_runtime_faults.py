@@ -248,6 +248,37 @@ def test_a_primary_whose_pings_fail_is_replaced(
     assert lost == {"uc": [], "crit": []}
 
 
+def test_a_dropped_hot_standby_the_primary_still_feeds_is_detached(
+    ray_cluster: Any, loop_thread: Any
+) -> None:
+    """The controller forgot a hot standby but its detach never reached the
+    primary; when that standby then misses a record, the primary refuses
+    writes until the controller detaches it again, which it does."""
+    run = _Run(ray_cluster, loop_thread)
+    comp = run.service.components["crit"]
+    hot = next(sb for sb in comp.standbys if sb.kind == "hot")
+
+    async def forget_then_stall() -> dict[str, Any]:
+        comp.standbys.remove(hot)
+        hot.handle.stall.remote(3 * run.service.hot_timeout)
+        first = await run.service.put("crit", "crit/while-stalled", 1)
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            reply = await run.service.put("crit", "crit/after", 2)
+            if reply.get("ok"):
+                run.acked["crit"]["crit/after"] = 2
+                return {"first": first, "after": reply}
+            await asyncio.sleep(0.05)
+        return {"first": first, "after": reply}
+
+    replies = run.run(forget_then_stall())
+    lost = run.finish()
+
+    assert not replies["first"].get("ok"), replies["first"]
+    assert replies["after"].get("ok"), replies["after"]
+    assert lost == {"uc": [], "crit": []}
+
+
 @pytest.mark.parametrize("graceful", [True, False], ids=["graceful", "hard"])
 def test_remove_node(ray_cluster: Any, loop_thread: Any, graceful: bool) -> None:
     run = _Run(ray_cluster, loop_thread)

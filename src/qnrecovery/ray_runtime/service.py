@@ -799,7 +799,14 @@ class RayKVService:
                         await self._drop_standbys(comp, {sb.name}, "no answer")
 
     async def _hot_failing(self, comp: Component, names: set[str]) -> None:
-        """The primary lost touch with hot standbys: re-attach or drop each."""
+        """The primary lost touch with hot standbys: re-attach or drop each.
+
+        One already dropped, whose detach did not reach the primary, is
+        detached again.
+        """
+        for name in names - {sb.name for sb in comp.standbys}:
+            with contextlib.suppress(Exception):
+                await _ask(comp.primary.handle.detach.remote(name), self.lease_s * 4)
         for sb in [s for s in comp.standbys if s.name in names]:
             try:
                 await _ask(sb.handle.ping.remote(), self.standby_timeout)

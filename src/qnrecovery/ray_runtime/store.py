@@ -255,14 +255,16 @@ class KVStore:
             )
         except Exception as err:  # a timeout or an actor that died
             logger.warning("replica %s: hot standby %s: %r", self.name, name, err)
-            self.failing.add(name)
-            return
+            reply = {}
         if reply.get("ok"):
             return
         if reply.get("error") == "stale-epoch":
             self.fenced = True
             return
-        self.failing.add(name)
+        if name in self.hots:
+            # A standby detached while its record was on the way is no longer
+            # one the controller may promote: its miss does not block writes.
+            self.failing.add(name)
 
     # -- standby operations ---------------------------------------------------
 
